@@ -1,0 +1,37 @@
+/**
+ * `lowrank compress`: flags → library options → compress() → report on stdout.
+ */
+import { compress } from '../compress.js';
+import { renderText } from '../report/render-text.js';
+import { renderPlan } from '../report/render-plan.js';
+import { colorFor } from './output.js';
+import { progressPrinter } from './progress.js';
+
+/** A numeric flag as a number (NaN when it is not one, which validation then names). */
+const number = (value: unknown): number | undefined => (value === undefined ? undefined : typeof value === 'number' ? value : Number(String(value).trim() === '' ? NaN : value));
+
+export async function runCompress(model: string, opts: Record<string, unknown>): Promise<number> {
+  const quiet = opts['quiet'] === true;
+  const result = await compress({
+    model,
+    rank: String(opts['rank']),
+    ...(opts['data'] !== undefined ? { data: String(opts['data']) } : {}),
+    ...(opts['validationData'] !== undefined ? { validationData: String(opts['validationData']) } : {}),
+    ...(opts['label'] !== undefined ? { label: String(opts['label']) } : {}),
+    ...(opts['out'] !== undefined ? { out: String(opts['out']) } : {}),
+    epochs: number(opts['epochs']),
+    batchSize: number(opts['batchSize']),
+    learningRate: number(opts['learningRate']),
+    validationSplit: number(opts['validationSplit']),
+    seed: number(opts['seed']),
+    backend: opts['backend'] as 'auto',
+    force: opts['force'] === true,
+    dryRun: opts['dryRun'] === true,
+    onEvent: progressPrinter(process.stderr, quiet),
+  });
+  const color = colorFor(process.stdout, opts['color'] !== false);
+  if (opts['json'] === true) process.stdout.write(`${JSON.stringify(opts['dryRun'] === true ? result.plan.entries : result.report, null, 2)}\n`);
+  else if (opts['dryRun'] === true) process.stdout.write(renderPlan(result.plan.entries, color));
+  else process.stdout.write(renderText(result.report, color));
+  return 0;
+}

@@ -1,0 +1,95 @@
+/**
+ * The lowrank command line: commander parses, the commands call the library, and this file holds the
+ * one catch that maps errors to exit codes (0 ok, 1 quality gate, 2 bad usage or input, 3 internal).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { LowrankError, formatError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { runCompress } from './compress.js';
+import { runReport } from './report.js';
+
+export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
+
+function program(): Command {
+  const cli = new Command('lowrank')
+    .description('Make TensorFlow.js Layers models smaller and faster by low-rank factorization.')
+    .version(VERSION, '-V, --version')
+    .option('--debug', 'show stack traces of internal errors')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => writeCommanderError(text) });
+
+  cli
+    .command('compress')
+    .description('factorize the weight-heavy layers of a model, fine-tune it and write the result with report.json')
+    .argument('<model>', 'path to model.json')
+    .requiredOption('-r, --rank <rank>', 'rank for every eligible layer (16), or per layer (dense_1=16,dense_2=8)')
+    .option('-d, --data <file>', 'dataset for fine-tuning and evaluation (.csv, .tsv, .jsonl, .json)')
+    .option('--validation-data <file>', 'evaluate on this file instead of a split of --data')
+    .option('--label <column>', 'CSV label column: header name or index (default: last column; "none" for no labels)')
+    .option('-o, --out <dir>', 'output folder (default: <model folder>-lowrank)')
+    .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only', '3')
+    .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
+    .option('--learning-rate <lr>', 'Adam learning rate', '0.001')
+    .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on', '0.2')
+    .option('--seed <n>', 'seed for the split and batch order (same seed, same result on the same backend)', '42')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node', 'wasm', 'cpu']).default('auto'))
+    .option('-f, --force', 'replace a non-empty output folder')
+    .option('--dry-run', 'print the plan and exit; nothing is written')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('-q, --quiet', 'no progress on stderr')
+    .option('--no-color', 'no colour')
+    .action(async (model: string, opts: Record<string, unknown>) => {
+      process.exitCode = await runCompress(model, opts);
+    });
+
+  cli
+    .command('report')
+    .description('print the report of a lowrank output folder (or a report.json)')
+    .argument('<path>', 'output folder or report.json')
+    .option('--json', 'print the report as JSON')
+    .option('--no-color', 'no colour')
+    .action(async (target: string, opts: Record<string, unknown>) => {
+      process.exitCode = await runReport(target, opts);
+    });
+
+  return cli;
+}
+
+/** commander's own errors ("error: unknown option '--x'\n(Did you mean --y?)") as our one line. */
+function writeCommanderError(text: string): void {
+  const line = text
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(' ')
+    .replace(/^error: /, '');
+  if (line.startsWith('Usage:') || line === '') process.stderr.write(text);
+  else process.stderr.write(`lowrank: ${line}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = program();
+  const debug = argv.includes('--debug');
+  try {
+    await cli.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (err instanceof LowrankError) {
+      process.stderr.write(`lowrank: ${formatError(err)}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    process.stderr.write(`lowrank: internal error: ${e?.message ?? String(err)}\n`);
+    if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
+    else process.stderr.write('lowrank: run again with --debug for the stack trace, and please report it\n');
+    return EXIT.internal;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

@@ -1,0 +1,229 @@
+/**
+ * `compress()`: load → plan → factorize → evaluate → fine-tune → evaluate → write. Returns the report
+ * and the files it wrote; never prints, never exits. Progress goes to the `onEvent` listener.
+ */
+import path from 'node:path';
+import { DatasetError, NothingToDoError } from './errors.js';
+import { chosen, planModel, applyPlan, type Plan } from './factorize/index.js';
+import { loadModel, modelFiles, modelFolderFiles, writeFolderAtomically, checkOutputFree } from './io/index.js';
+import { formatRank, resolveCompressOptions, type CompressInput, type CompressOptions } from './options.js';
+import { measureBytes, medianPredictMs } from './report/measure.js';
+import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport, type LayerReport } from './report/schema.js';
+import { initBackend, tf } from './tf.js';
+import { readDataset, splitDataset, type Dataset } from './train/dataset.js';
+import { evaluateModel, type Metrics } from './train/evaluate.js';
+import { fineTune, type EpochRecord, type TrainEvent } from './train/fine-tune.js';
+import { chooseLoss, type LossKind } from './train/loss.js';
+import { inputShape } from './train/tensors.js';
+import { VERSION } from './version.js';
+
+/** Progress of a compress run: stages, then training events. */
+export type CompressEvent =
+  | { status: 'stage'; stage: 'load' | 'plan' | 'factorize' | 'evaluate' | 'fine-tune' | 'measure' | 'write'; message: string }
+  | TrainEvent;
+
+export interface CompressResult {
+  report: CompressionReport;
+  /** The plan that was applied (also in report.layers). */
+  plan: Plan;
+  /** Absolute paths of the files written (empty for a dry run). */
+  files: string[];
+}
+
+/** Compress a model as the CLI's `compress` does. */
+export async function compress(input: CompressInput & { onEvent?: (event: CompressEvent) => void }): Promise<CompressResult> {
+  const options = resolveCompressOptions(input);
+  const emit = input.onEvent ?? (() => {});
+  const started = performance.now();
+  const backend = await initBackend(options.backend);
+  if (!options.dryRun) await checkOutputFree(options.out, options.force);
+
+  emit({ status: 'stage', stage: 'load', message: `loading ${options.model}` });
+  const { stored, model: original } = await loadModel(options.model);
+  const shape = inputShape(original, options.model);
+  const featureSize = shape.reduce((a, b) => a * b, 1);
+  const data = await readData(options, featureSize);
+  const loadMs = performance.now() - started;
+
+  emit({ status: 'stage', stage: 'plan', message: 'planning ranks' });
+  let t = performance.now();
+  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank);
+  if (chosen(plan).length === 0) throw nothingToDo(options, plan);
+  emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} layer(s)` });
+  const factorized = await applyPlan(options.model, stored.json.modelTopology, original, plan);
+  const factorizeMs = performance.now() - t;
+
+  const layers: LayerReport[] = plan.entries.map((e) => ({
+    name: e.name,
+    className: e.className,
+    shape: [e.m, e.n],
+    rank: e.rank,
+    maxUsefulRank: e.maxUsefulRank,
+    paramsBefore: e.paramsBefore,
+    paramsAfter: e.paramsAfter,
+    ...(e.energyKept !== undefined ? { energyKept: e.energyKept } : {}),
+    ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
+    ...(e.reason !== undefined ? { reason: e.reason } : {}),
+    singularValues: e.singularValues,
+  }));
+
+  let loss: LossKind | null = null;
+  let evaluation: CompressionReport['evaluation'] = null;
+  let training: EpochRecord[] = [];
+  let evaluateMs = 0;
+  let fineTuneMs = 0;
+  if (data !== undefined && !options.dryRun) {
+    const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
+    loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.all.labelSize, outputSize);
+    checkLabels(data.all, loss, outputSize);
+    emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
+    t = performance.now();
+    const base = evaluateModel(original, loss, data.validation, shape);
+    const before = evaluateModel(factorized.model, loss, data.validation, shape, base.predictions);
+    before.predictions.dispose();
+    evaluateMs += performance.now() - t;
+    let fineTuned: Metrics | null = null;
+    if (options.epochs > 0 && data.train.y !== undefined) {
+      emit({ status: 'stage', stage: 'fine-tune', message: `fine-tuning ${options.epochs} epoch(s) on ${data.train.count} samples` });
+      t = performance.now();
+      training = await fineTune(factorized.model, data.train, data.validation, {
+        loss,
+        epochs: options.epochs,
+        batchSize: options.batchSize,
+        learningRate: options.learningRate,
+        seed: options.seed,
+        shape,
+        onEvent: emit,
+      });
+      fineTuneMs = performance.now() - t;
+      t = performance.now();
+      const after = evaluateModel(factorized.model, loss, data.validation, shape, base.predictions);
+      after.predictions.dispose();
+      fineTuned = after.metrics;
+      evaluateMs += performance.now() - t;
+    }
+    base.predictions.dispose();
+    evaluation = { original: base.metrics, factorized: before.metrics, fineTuned };
+  }
+
+  emit({ status: 'stage', stage: 'measure', message: 'measuring size and speed' });
+  const files = modelFiles(factorized.model, {
+    originals: stored.weights,
+    base: {
+      ...(stored.json.generatedBy !== undefined ? { generatedBy: stored.json.generatedBy } : {}),
+      ...(stored.json.trainingConfig ? { trainingConfig: stored.json.trainingConfig } : {}),
+      ...(stored.json.userDefinedMetadata ? { userDefinedMetadata: stored.json.userDefinedMetadata } : {}),
+    },
+  });
+  const speed = [];
+  for (const batchSize of [1, 32]) {
+    const a = await medianPredictMs(original, shape, batchSize);
+    const b = await medianPredictMs(factorized.model, shape, batchSize);
+    speed.push({ batchSize, runs: Math.min(a.runs, b.runs), originalMs: a.ms, outputMs: b.ms });
+  }
+  const factorizableBefore = plan.entries.reduce((s, e) => s + e.paramsBefore, 0);
+  const factorizableAfter = plan.entries.reduce((s, e) => s + e.paramsAfter, 0);
+  const report: CompressionReport = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'lowrank', version: VERSION },
+    createdAt: new Date().toISOString(),
+    backend,
+    input: {
+      path: path.resolve(options.model),
+      params: original.countParams(),
+      ...measureBytes(stored.weights.map((w) => w.bytes)),
+      factorizableParams: factorizableBefore,
+    },
+    output: {
+      path: path.resolve(options.out),
+      params: factorized.model.countParams(),
+      ...measureBytes(files.shards.values()),
+      factorizableParams: factorizableAfter,
+    },
+    options: {
+      rank: formatRank(options.rank),
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      seed: options.seed,
+      validationSplit: options.validationSplit,
+    },
+    layers,
+    data:
+      data === undefined
+        ? null
+        : {
+            path: path.resolve(data.all.file),
+            samples: data.all.count,
+            trainSamples: data.train.count,
+            validationSamples: data.validation.count,
+            ...(options.validationData !== undefined ? { validationPath: path.resolve(options.validationData) } : {}),
+          },
+    loss,
+    evaluation,
+    training,
+    speed,
+    timings: { loadMs, factorizeMs, evaluateMs, fineTuneMs, writeMs: 0, totalMs: 0 },
+  };
+
+  const written: string[] = [];
+  if (!options.dryRun) {
+    emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
+    t = performance.now();
+    const folder = modelFolderFiles(files);
+    report.timings.writeMs = performance.now() - t;
+    report.timings.totalMs = performance.now() - started;
+    folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
+    await writeFolderAtomically(options.out, folder, options.force);
+    for (const name of folder.keys()) written.push(path.resolve(options.out, name));
+  } else {
+    report.timings.totalMs = performance.now() - started;
+  }
+  original.dispose();
+  factorized.model.dispose();
+  return { report, plan, files: written };
+}
+
+interface SplitData {
+  all: Dataset;
+  train: Dataset;
+  validation: Dataset;
+}
+
+async function readData(options: CompressOptions, featureSize: number): Promise<SplitData | undefined> {
+  if (options.data === undefined) return undefined;
+  const read = { featureSize, ...(options.label !== undefined ? { label: options.label } : {}) };
+  const all = await readDataset(options.data, read);
+  if (options.validationData !== undefined) {
+    const validation = await readDataset(options.validationData, read);
+    return { all, train: all, validation };
+  }
+  const { train, validation } = splitDataset(all, options.validationSplit, options.seed);
+  return { all, train, validation };
+}
+
+function checkLabels(ds: Dataset, loss: LossKind, classes: number): void {
+  if (ds.y === undefined) return;
+  if (loss === 'sparse-categorical-crossentropy') {
+    if (ds.labelSize !== 1) throw new DatasetError(ds.file, `the model predicts ${classes} classes, but samples have ${ds.labelSize} label values`);
+    for (let i = 0; i < ds.count; i++) {
+      const v = ds.y[i] as number;
+      if (!Number.isInteger(v) || v < 0 || v >= classes) {
+        throw new DatasetError(ds.file, `sample ${i + 1}: label ${v} is not a class index of this model (0..${classes - 1})`);
+      }
+    }
+  } else if (ds.labelSize !== classes && !(ds.labelSize === 1 && classes === 1)) {
+    throw new DatasetError(ds.file, `the model has ${classes} outputs, but samples have ${ds.labelSize} label values`);
+  }
+}
+
+function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoError {
+  const best = plan.entries.reduce((max, e) => Math.max(max, e.maxUsefulRank), 0);
+  if (plan.entries.length === 0) return new NothingToDoError(options.model, 'the model has no layer lowrank can factorize (Dense)');
+  const hint = best > 0 ? `; the largest rank that would help is ${best}` : '';
+  return new NothingToDoError(options.model, `no layer would get smaller at --rank ${formatRank(options.rank)}${hint}`);
+}
+
+// Re-exported so library users need only this module for the common path.
+export type { CompressInput, CompressOptions };
+export { tf };

@@ -1,0 +1,85 @@
+/**
+ * Errors that lowrank expects: each carries a stable `code` that callers and tests match on,
+ * the file it concerns (when there is one), and the exit code the CLI maps it to.
+ * Anything thrown that is not a LowrankError is an internal error (exit 3).
+ */
+
+/** Stable machine-readable error codes. */
+export type ErrorCode =
+  | 'USAGE'
+  | 'MODEL_FORMAT'
+  | 'DATASET'
+  | 'UNSUPPORTED_LAYER'
+  | 'OUTPUT_EXISTS'
+  | 'NOTHING_TO_DO'
+  | 'REPORT_FORMAT';
+
+/** Base class of every error lowrank raises on purpose. */
+export class LowrankError extends Error {
+  readonly code: ErrorCode;
+  /** The file (or folder) the problem is in, when there is one. */
+  readonly file: string | undefined;
+  /** Exit code the CLI uses for this error. */
+  readonly exitCode: number = 2;
+
+  constructor(code: ErrorCode, message: string, file?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.file = file;
+  }
+}
+
+/** A bad option or argument. */
+export class UsageError extends LowrankError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+/** model.json or a weight shard that is not a valid TF.js Layers model. */
+export class ModelFormatError extends LowrankError {
+  constructor(file: string, message: string) {
+    super('MODEL_FORMAT', message, file);
+  }
+}
+
+/** A dataset file that cannot be read or does not fit the model. */
+export class DatasetError extends LowrankError {
+  constructor(file: string, message: string) {
+    super('DATASET', message, file);
+  }
+}
+
+/** A layer class or configuration lowrank cannot handle. */
+export class UnsupportedLayerError extends LowrankError {
+  constructor(file: string | undefined, message: string) {
+    super('UNSUPPORTED_LAYER', message, file);
+  }
+}
+
+/** The output folder exists and is not empty, and --force was not given. */
+export class OutputExistsError extends LowrankError {
+  constructor(dir: string) {
+    super('OUTPUT_EXISTS', 'output folder exists and is not empty (use --force to replace it)', dir);
+  }
+}
+
+/** A plan that would factorize nothing. */
+export class NothingToDoError extends LowrankError {
+  constructor(file: string, message: string) {
+    super('NOTHING_TO_DO', message, file);
+  }
+}
+
+/** A report.json that cannot be read. */
+export class ReportFormatError extends LowrankError {
+  constructor(file: string, message: string) {
+    super('REPORT_FORMAT', message, file);
+  }
+}
+
+/** The one-line form the CLI prints: `<file>: <problem>` or just `<problem>`. */
+export function formatError(err: LowrankError): string {
+  return err.file === undefined ? err.message : `${err.file}: ${err.message}`;
+}

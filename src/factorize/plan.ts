@@ -1,0 +1,96 @@
+/**
+ * The plan: which layers to factorize and at what rank. Plain data, so `--dry-run`, `inspect` and the
+ * report can all print it.
+ */
+import { UsageError } from '../errors.js';
+import type { LayerJson } from '../graph/topology.js';
+import { factorizerFor, type LayerWeights } from './registry.js';
+import { energyKept, relativeError, svd, type Svd } from './svd.js';
+
+/** How ranks are chosen: one rank for every eligible layer, or a rank per named layer. */
+export type RankSpec = { kind: 'fixed'; rank: number } | { kind: 'per-layer'; ranks: ReadonlyMap<string, number> };
+
+/** One factorizable layer in the plan. `rank` is null when the layer is left as it is (`reason` says why). */
+export interface PlanEntry {
+  name: string;
+  className: string;
+  /** The kernel seen as an m×n matrix. */
+  m: number;
+  n: number;
+  /** Parameters of the layer (all its weights) before and after. */
+  paramsBefore: number;
+  paramsAfter: number;
+  /** The largest rank that still saves parameters: k·(m+n) < m·n. */
+  maxUsefulRank: number;
+  rank: number | null;
+  reason?: string;
+  /** Share of Σσ² kept and ‖W−W_k‖_F/‖W‖_F, from the layer's spectrum. */
+  energyKept?: number;
+  relativeError?: number;
+  /** The singular values, descending. */
+  singularValues: number[];
+}
+
+export interface Plan {
+  entries: PlanEntry[];
+  /** The decompositions behind the plan, by layer name, reused by the factorize step. */
+  decompositions: Map<string, Svd>;
+}
+
+/** A layer of the model as the planner sees it: its JSON and its current weights. */
+export interface PlannableLayer {
+  json: LayerJson;
+  weights: LayerWeights[];
+}
+
+/** The largest k with k·(m+n) < m·n: beyond it the two factors hold at least as many numbers as W. */
+export function maxUsefulRank(m: number, n: number): number {
+  return Math.max(0, Math.floor((m * n - 1) / (m + n)));
+}
+
+export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec): Plan {
+  const names = new Set(layers.map((l) => l.json.config.name));
+  if (spec.kind === 'per-layer') {
+    for (const name of spec.ranks.keys()) {
+      if (!names.has(name)) {
+        const candidates = layers.filter((l) => factorizerFor(l.json.class_name)).map((l) => l.json.config.name);
+        throw new UsageError(`--rank names layer "${name}", which the model does not have (factorizable layers: ${candidates.join(', ') || 'none'})`);
+      }
+    }
+  }
+  const entries: PlanEntry[] = [];
+  const decompositions = new Map<string, Svd>();
+  for (const layer of layers) {
+    const factorizer = factorizerFor(layer.json.class_name);
+    if (factorizer === undefined) continue;
+    const name = layer.json.config.name;
+    const { values, m, n } = factorizer.matrix(layer.weights);
+    const paramsBefore = layer.weights.reduce((sum, w) => sum + w.values.length, 0);
+    const useful = maxUsefulRank(m, n);
+    const requested = spec.kind === 'fixed' ? spec.rank : spec.ranks.get(name);
+    const d = svd(values, m, n);
+    const singularValues = Array.from(d.s);
+    const entry: PlanEntry = { name, className: layer.json.class_name, m, n, paramsBefore, paramsAfter: paramsBefore, maxUsefulRank: useful, rank: null, singularValues };
+    if (requested === undefined) {
+      entry.reason = 'not selected';
+    } else if (requested > useful) {
+      entry.reason = useful === 0
+        ? `a ${m}×${n} kernel cannot be made smaller by factorizing`
+        : `rank ${requested} saves nothing for a ${m}×${n} kernel (largest useful rank: ${useful})`;
+    } else {
+      entry.rank = requested;
+      // Factorizing swaps the m·n kernel for k·(m+n) numbers; every other weight (bias) is kept.
+      entry.paramsAfter = paramsBefore - m * n + requested * (m + n);
+      entry.energyKept = energyKept(d.s, requested);
+      entry.relativeError = relativeError(d.s, requested);
+      decompositions.set(name, d);
+    }
+    entries.push(entry);
+  }
+  return { entries, decompositions };
+}
+
+/** Entries that will be factorized. */
+export function chosen(plan: Plan): PlanEntry[] {
+  return plan.entries.filter((e) => e.rank !== null);
+}

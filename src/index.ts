@@ -1,0 +1,13 @@
+/**
+ * lowrank's library API. `compress()` returns a report and never prints or exits; the CLI is one caller.
+ */
+export { compress, type CompressEvent, type CompressResult } from './compress.js';
+export { resolveCompressOptions, parseRank, formatRank, type CompressInput, type CompressOptions } from './options.js';
+export { loadModel, saveModel, readModel, type OpenedModel, type LoadedModel, type StoredWeight, type ModelJson, type WeightEntry } from './io/index.js';
+export { planModel, applyPlan, makePlan, maxUsefulRank, svd, truncate, energyKept, relativeError, rankForEnergy, type Plan, type PlanEntry, type RankSpec, type Svd, type Factors } from './factorize/index.js';
+export { readDataset, splitDataset, type Dataset, type ReadDatasetOptions } from './train/dataset.js';
+export { ReportSchema, REPORT_SCHEMA_VERSION, type CompressionReport, type LayerReport } from './report/schema.js';
+export { readReport } from './report/read.js';
+export { renderText } from './report/render-text.js';
+export { initBackend, type BackendChoice, type BackendName } from './tf.js';
+export * from './errors.js';

@@ -1,0 +1,102 @@
+/**
+ * The bridge between stored weights and live tfjs models: build a tf.LayersModel from a topology and
+ * stored weights (through tfjs's own in-memory IO handler, which also proves the topology is a standard
+ * Layers model), and read a model's weights back out for saving.
+ */
+import { tf } from '../tf.js';
+import { UnsupportedLayerError, ModelFormatError } from '../errors.js';
+import type { StoredWeight } from './load.js';
+import type { WeightEntry } from './model-json.js';
+
+/** Concatenate the stored bytes of weights in order, the layout tfjs expects for weightData. */
+export function concatWeightBytes(weights: readonly StoredWeight[]): ArrayBuffer {
+  let total = 0;
+  for (const w of weights) total += w.bytes.byteLength;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const w of weights) {
+    out.set(w.bytes, offset);
+    offset += w.bytes.byteLength;
+  }
+  return out.buffer;
+}
+
+/**
+ * Build a live model. `file` names the model in errors. Throws UnsupportedLayerError for layer classes
+ * tfjs does not know and ModelFormatError for topologies tfjs cannot build.
+ */
+export async function toLayersModel(
+  file: string,
+  modelTopology: Record<string, unknown>,
+  weights: readonly StoredWeight[],
+): Promise<tf.LayersModel> {
+  // With no weights, tfjs initialises every layer itself (the caller sets the values afterwards).
+  const handler = tf.io.fromMemory(
+    weights.length === 0
+      ? { modelTopology }
+      : {
+          modelTopology,
+          weightSpecs: weights.map((w) => w.entry as tf.io.WeightsManifestEntry),
+          weightData: concatWeightBytes(weights),
+        },
+  );
+  try {
+    return await tf.loadLayersModel(handler);
+  } catch (err) {
+    const message = (err as Error).message ?? String(err);
+    const unknown = /Unknown layer: ([^.\s]+)/.exec(message);
+    if (unknown) {
+      throw new UnsupportedLayerError(file, `layer class "${unknown[1]}" is not a standard TF.js layer (custom layers cannot be loaded without their code)`);
+    }
+    throw new ModelFormatError(file, `tfjs cannot build this model: ${firstLine(message)}`);
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+/** Decode one stored weight to float values (dequantizing uint8/uint16/float16 as tfjs does). */
+export function decodeWeight(weight: StoredWeight): Float32Array | Int32Array | Uint8Array {
+  const copy = weight.bytes.slice().buffer;
+  const decoded = tf.io.decodeWeights(copy, [weight.entry as tf.io.WeightsManifestEntry]);
+  const tensor = decoded[weight.entry.name];
+  if (tensor === undefined) throw new Error(`decodeWeights returned no tensor for ${weight.entry.name}`);
+  const values = tensor.dataSync() as Float32Array | Int32Array | Uint8Array;
+  tensor.dispose();
+  return values;
+}
+
+/**
+ * The model's weights as StoredWeights, in the model's weight order. A weight whose values are
+ * bit-identical to a stored original of the same name keeps the original's bytes and manifest entry
+ * (so quantized weights stay quantized); everything else is written as float32/int32.
+ */
+export function collectWeights(model: tf.LayersModel, originals: readonly StoredWeight[] = []): StoredWeight[] {
+  const byName = new Map(originals.map((w) => [w.entry.name, w]));
+  return model.weights.map((variable) => {
+    const name = variable.originalName;
+    const tensor = variable.read();
+    const values = tensor.dataSync() as Float32Array | Int32Array | Uint8Array;
+    const original = byName.get(name);
+    if (original !== undefined && sameShape(original.entry.shape, variable.shape) && sameBits(decodeWeight(original), values)) {
+      return original;
+    }
+    const dtype = variable.dtype === 'int32' ? 'int32' : variable.dtype === 'bool' ? 'bool' : 'float32';
+    const entry: WeightEntry = { name, shape: variable.shape.map((d) => d ?? 0), dtype };
+    const bytes = new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+    return { entry, bytes };
+  });
+}
+
+function sameShape(a: readonly number[], b: readonly (number | null)[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function sameBits(a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }, b: typeof a): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}

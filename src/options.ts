@@ -1,0 +1,86 @@
+/**
+ * Options of `compress`, validated with zod wherever they enter (CLI flags or library calls), with
+ * messages that name the option and the allowed range.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { UsageError } from './errors.js';
+import type { RankSpec } from './factorize/plan.js';
+import type { BackendChoice } from './tf.js';
+
+/** Parse `--rank`: a positive integer for every layer, or `name=k,name=k`. */
+export function parseRank(text: string): RankSpec {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const rank = Number(trimmed);
+    if (rank >= 1 && Number.isSafeInteger(rank)) return { kind: 'fixed', rank };
+  }
+  if (trimmed.includes('=')) {
+    const ranks = new Map<string, number>();
+    for (const part of trimmed.split(',')) {
+      const match = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
+      const rank = match ? Number(match[2]) : NaN;
+      if (!match || !(rank >= 1) || !Number.isSafeInteger(rank)) {
+        throw new UsageError(`--rank: "${part.trim()}" is not name=k with k a positive integer`);
+      }
+      if (ranks.has(match[1] as string)) throw new UsageError(`--rank: layer "${match[1]}" is given twice`);
+      ranks.set(match[1] as string, rank);
+    }
+    return { kind: 'per-layer', ranks };
+  }
+  throw new UsageError(`--rank must be a positive integer or a list name=k,name=k (got "${text}")`);
+}
+
+/** The rank spec as the report shows it. */
+export function formatRank(spec: RankSpec): string {
+  return spec.kind === 'fixed' ? String(spec.rank) : [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
+}
+
+const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`);
+
+export const CompressOptionsSchema = z.object({
+  model: z.string().min(1, 'the model path is empty'),
+  out: z.string().min(1).optional(),
+  rank: z.union([z.string(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]),
+  data: z.string().min(1).optional(),
+  validationData: z.string().min(1).optional(),
+  label: z.string().min(1).optional(),
+  validationSplit: z.number().min(0, '--validation-split must be in [0, 1)').lt(1, '--validation-split must be in [0, 1)').default(0.2),
+  epochs: int('--epochs', 0, 100_000).default(3),
+  batchSize: int('--batch-size', 1, 1 << 20).default(32),
+  learningRate: z.number().gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10').default(1e-3),
+  seed: int('--seed', 0, 2 ** 32 - 1).default(42),
+  force: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+  backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+});
+
+/** Options as callers give them. */
+export type CompressInput = z.input<typeof CompressOptionsSchema>;
+
+/** Options after validation, with defaults filled in and the rank parsed. */
+export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend'> {
+  rank: RankSpec;
+  out: string;
+  backend: BackendChoice;
+}
+
+/** Validate options; throws UsageError with the first problem. */
+export function resolveCompressOptions(input: CompressInput): CompressOptions {
+  const parsed = CompressOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(issue?.message ?? 'invalid options');
+  }
+  const o = parsed.data;
+  const rank = typeof o.rank === 'string' ? parseRank(o.rank) : o.rank;
+  if (o.epochs > 0 && o.data === undefined) throw new UsageError('fine-tuning needs --data (or use --epochs 0 to factorize only)');
+  return { ...o, rank, out: o.out ?? defaultOut(o.model) };
+}
+
+/** `<model folder>-lowrank`, beside the model's folder. */
+export function defaultOut(model: string): string {
+  const dir = path.dirname(path.resolve(model));
+  return `${dir}-lowrank`;
+}

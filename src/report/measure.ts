@@ -1,0 +1,48 @@
+/**
+ * Measurements for the report: parameter counts, stored and gzip bytes, predict latency.
+ */
+import { gzipSync } from 'node:zlib';
+import { tf } from '../tf.js';
+
+/** Bytes of the shards as stored, and after gzip (level 6, what web servers use). */
+export function measureBytes(shards: Iterable<Uint8Array>): { weightBytes: number; gzipBytes: number } {
+  const list = [...shards];
+  const weightBytes = list.reduce((sum, s) => sum + s.byteLength, 0);
+  const gzipBytes = gzipSync(Buffer.concat(list), { level: 6 }).byteLength;
+  return { weightBytes, gzipBytes };
+}
+
+/**
+ * Median wall time of `model.predict` on a random batch, after warm-up runs. Runs stop early once
+ * `budgetMs` is spent, so large models do not stall the report.
+ */
+export async function medianPredictMs(
+  model: tf.LayersModel,
+  shape: readonly number[],
+  batchSize: number,
+  runs = 15,
+  budgetMs = 3000,
+): Promise<{ ms: number; runs: number }> {
+  const input = tf.randomUniform([batchSize, ...shape], 0, 1, 'float32', 1);
+  const once = async (): Promise<number> => {
+    const started = performance.now();
+    const out = model.predict(input) as tf.Tensor;
+    await out.data();
+    out.dispose();
+    return performance.now() - started;
+  };
+  await once();
+  await once();
+  const times: number[] = [];
+  let spent = 0;
+  while (times.length < runs && (times.length < 3 || spent < budgetMs)) {
+    const t = await once();
+    times.push(t);
+    spent += t;
+  }
+  input.dispose();
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  const ms = times.length % 2 === 1 ? (times[mid] as number) : ((times[mid - 1] as number) + (times[mid] as number)) / 2;
+  return { ms, runs: times.length };
+}

@@ -1,0 +1,551 @@
+/**
+ * Dataset readers: CSV/TSV, JSON Lines and JSON, each turned into flat Float32 feature and label
+ * arrays. Every problem with the file is a DatasetError whose message names the line, column,
+ * record or field, so the CLI can print it as one line.
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { z } from 'zod';
+import { DatasetError } from '../errors.js';
+import { createRng } from './random.js';
+
+/** Samples read from a file, stored row-major. */
+export interface Dataset {
+  /** The file the samples came from (for messages). */
+  file: string;
+  /** Number of samples. */
+  count: number;
+  /** Values per sample (flattened). */
+  featureSize: number;
+  /** Features, count * featureSize, row-major. */
+  x: Float32Array;
+  /** Labels, count * labelSize, row-major; undefined when the file has none. */
+  y: Float32Array | undefined;
+  /** Values per label; 0 when there are no labels. */
+  labelSize: number;
+}
+
+/** How to read a dataset. */
+export interface ReadDatasetOptions {
+  /**
+   * CSV label column: a header name, a 0-based column index as a string (negative counts from the
+   * end), or "none" for no labels. Default: the last column. For JSON only "none" applies.
+   */
+  label?: string;
+  /** Expected values per sample (the product of the model's input shape); other sizes are an error. */
+  featureSize?: number;
+}
+
+/** Extensions readDataset understands. */
+export const SUPPORTED_EXTENSIONS = ['.csv', '.tsv', '.json', '.jsonl', '.ndjson'] as const;
+
+/** Reads a dataset file, choosing the format by extension. */
+export async function readDataset(file: string, options: ReadDatasetOptions = {}): Promise<Dataset> {
+  const extension = extname(file).toLowerCase();
+  if (!(SUPPORTED_EXTENSIONS as readonly string[]).includes(extension)) {
+    const what = extension === '' ? 'file has no extension' : `unsupported extension "${extension}"`;
+    throw new DatasetError(file, `${what}; supported: ${SUPPORTED_EXTENSIONS.join(', ')}`);
+  }
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DatasetError(file, `cannot read file: ${describeReadError(err)}`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // byte order mark
+  switch (extension) {
+    case '.csv':
+      return parseDelimited(file, text, ',', options);
+    case '.tsv':
+      return parseDelimited(file, text, '\t', options);
+    case '.jsonl':
+    case '.ndjson':
+      return parseJsonLines(file, text, options);
+    default:
+      return parseJson(file, text, options);
+  }
+}
+
+/**
+ * Splits `ds` into a training and a validation part by a seeded shuffle: the same seed always
+ * picks the same validation samples. Each part keeps the file order of its samples.
+ * `validationSplit` is the fraction held out, in [0, 1); when it is above 0 and there are at
+ * least 2 samples, each part gets at least one.
+ */
+export function splitDataset(
+  ds: Dataset,
+  validationSplit: number,
+  seed: number,
+): { train: Dataset; validation: Dataset } {
+  if (!(validationSplit >= 0 && validationSplit < 1)) {
+    throw new RangeError(`validationSplit must be in [0, 1), got ${validationSplit}`);
+  }
+  const n = ds.count;
+  let validationCount = 0;
+  if (validationSplit > 0 && n >= 2) {
+    validationCount = Math.min(n - 1, Math.max(1, Math.round(n * validationSplit)));
+  }
+  const order = createRng(seed).permutation(n);
+  const trainIndices = order.slice(0, n - validationCount).sort();
+  const validationIndices = order.slice(n - validationCount).sort();
+  return { train: takeSamples(ds, trainIndices), validation: takeSamples(ds, validationIndices) };
+}
+
+/** A new dataset holding the samples at `indices`, in that order. */
+function takeSamples(ds: Dataset, indices: Int32Array): Dataset {
+  const { featureSize, labelSize } = ds;
+  const x = new Float32Array(indices.length * featureSize);
+  const y = ds.y === undefined ? undefined : new Float32Array(indices.length * labelSize);
+  indices.forEach((sample, row) => {
+    x.set(ds.x.subarray(sample * featureSize, (sample + 1) * featureSize), row * featureSize);
+    if (y !== undefined && ds.y !== undefined) {
+      y.set(ds.y.subarray(sample * labelSize, (sample + 1) * labelSize), row * labelSize);
+    }
+  });
+  return { file: ds.file, count: indices.length, featureSize, x, y, labelSize };
+}
+
+function describeReadError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV / TSV
+
+/**
+ * Parses one cell. Returns NaN when the cell is not a plain decimal number (callers then ask
+ * describeBadCell why). Number() is the fast path; it also accepts a few things we do not want
+ * (blank cells as 0, 0x/0o/0b literals, Infinity), which are ruled out here.
+ */
+function parseCell(cell: string): number {
+  const n = Number(cell);
+  if (n - n === 0) {
+    // finite
+    let i = 0;
+    let c = cell.charCodeAt(0);
+    while (c === 32 || c === 9) c = cell.charCodeAt(++i);
+    if (i === cell.length) return NaN; // blank
+    if (c === 48 /* 0 */) {
+      const d = cell.charCodeAt(i + 1) | 32;
+      if (d === 120 /* x */ || d === 111 /* o */ || d === 98 /* b */) return NaN;
+    }
+    return n;
+  }
+  // Quoted numbers ("1.5") are still numbers.
+  const trimmed = cell.trim();
+  if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) {
+    return parseCell(trimmed.slice(1, -1));
+  }
+  return NaN;
+}
+
+function isBlank(cell: string): boolean {
+  const trimmed = cell.trim();
+  return trimmed === '' || trimmed === '""';
+}
+
+function describeBadCell(cell: string): string {
+  if (isBlank(cell)) return 'empty cell';
+  const shown = JSON.stringify(truncate(cell.trim(), 40));
+  const n = Number(cell.trim().replace(/^"(.*)"$/, '$1'));
+  return Number.isNaN(n) || Number.isFinite(n) ? `${shown} is not a number` : `${shown} is not a finite number`;
+}
+
+function headerName(cell: string): string {
+  const trimmed = cell.trim();
+  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')
+    ? trimmed.slice(1, -1).replaceAll('""', '"')
+    : trimmed;
+}
+
+function parseDelimited(file: string, text: string, delimiter: string, options: ReadDatasetOptions): Dataset {
+  const fail = (message: string): never => {
+    throw new DatasetError(file, message);
+  };
+
+  // Upper bound on data rows, so the arrays are allocated once.
+  let lineCount = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineCount++;
+
+  let columns = -1;
+  let header: string[] | undefined;
+  let labelColumn = -1; // -1: no label column
+  let featureSize = 0;
+  let x = new Float32Array(0);
+  let y: Float32Array | undefined;
+  let count = 0;
+
+  let pos = 0;
+  let lineNumber = 0;
+  while (pos <= text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end === -1) end = text.length;
+    lineNumber++;
+    let line = text.slice(pos, end);
+    pos = end + 1;
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // CRLF
+    if (line.trim() === '') continue;
+    const cells = line.split(delimiter);
+
+    if (columns === -1) {
+      // First non-blank row: it is a header when any cell is not a number.
+      columns = cells.length;
+      const isHeader = cells.some((cell) => !isBlank(cell) && Number.isNaN(parseCell(cell)));
+      if (isHeader) header = cells.map(headerName);
+      labelColumn = resolveLabelColumn(options.label, columns, header, fail);
+      featureSize = labelColumn === -1 ? columns : columns - 1;
+      if (featureSize === 0) {
+        fail(
+          `the only column is the label, so there are no features` +
+            (options.label === undefined ? ' (use --label none when the file has no label column)' : ''),
+        );
+      }
+      x = new Float32Array(lineCount * featureSize);
+      y = labelColumn === -1 ? undefined : new Float32Array(lineCount);
+      if (isHeader) continue;
+    }
+
+    if (count === 0 && options.featureSize !== undefined && options.featureSize !== featureSize) {
+      fail(`line ${lineNumber}: ${featureCountMismatch(featureSize, options.featureSize, labelColumn !== -1, options.label)}`);
+    }
+    if (cells.length !== columns) {
+      fail(`line ${lineNumber}: expected ${columns} cells, found ${cells.length}`);
+    }
+    let offset = count * featureSize;
+    for (let column = 0; column < columns; column++) {
+      const cell = cells[column] as string;
+      const value = parseCell(cell);
+      if (Number.isNaN(value)) fail(`line ${lineNumber}, column ${column + 1}: ${describeBadCell(cell)}`);
+      if (column === labelColumn) (y as Float32Array)[count] = value;
+      else x[offset++] = value;
+    }
+    count++;
+  }
+
+  if (count === 0) fail(header === undefined ? 'no data rows (the file is empty)' : 'no data rows (only a header)');
+  if (count < lineCount) {
+    x = x.slice(0, count * featureSize);
+    y = y?.slice(0, count);
+  }
+  return { file, count, featureSize, x, y, labelSize: y === undefined ? 0 : 1 };
+}
+
+function featureCountMismatch(found: number, expected: number, hasLabel: boolean, label: string | undefined): string {
+  let hint = '';
+  if (hasLabel && label === undefined && found === expected - 1) {
+    hint = ' (use --label none when the file has no label column)';
+  } else if (!hasLabel && found === expected + 1) {
+    hint = ' (is one of the columns a label? pick it with --label)';
+  }
+  return `row has ${found} features, the model expects ${expected}${hint}`;
+}
+
+/** The 0-based label column, or -1 for none. */
+function resolveLabelColumn(
+  label: string | undefined,
+  columns: number,
+  header: string[] | undefined,
+  fail: (message: string) => never,
+): number {
+  if (label === undefined) return columns - 1;
+  if (label === 'none') return -1;
+  if (header !== undefined) {
+    const matches = header.flatMap((name, index) => (name === label ? [index] : []));
+    if (matches.length > 1) {
+      fail(
+        `label column "${label}" is ambiguous: columns ${matches.map((m) => m + 1).join(', ')} have that name; pick one by index`,
+      );
+    }
+    if (matches.length === 1) return matches[0] as number;
+  }
+  if (/^[+-]?\d+$/.test(label.trim())) {
+    const index = Number(label.trim());
+    if (index >= columns || index < -columns) {
+      fail(`label column index ${index} is out of range: the file has ${columns} columns (0..${columns - 1}, or -${columns}..-1)`);
+    }
+    return index < 0 ? columns + index : index;
+  }
+  if (header === undefined) fail(`label column "${label}" is a name, but the file has no header row`);
+  const names = header.slice(0, 20).map((name) => JSON.stringify(name)).join(', ');
+  const more = header.length > 20 ? `, and ${header.length - 20} more` : '';
+  return fail(`no column named "${label}"; the header has ${names}${more}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON and JSON Lines
+
+/** A sample's x or y: a number or (nested) arrays of numbers; the elements are checked by flatten. */
+const sampleValueSchema = z.union([z.number(), z.custom<unknown[]>((value) => Array.isArray(value))]);
+/** One record: `{"x": [...], "y": ...}`, y optional. */
+const recordSchema = z.strictObject({ x: sampleValueSchema, y: sampleValueSchema.optional() });
+/** The column form of a .json file: `{"x": [sample, ...], "y": [label, ...]}`. */
+const columnsSchema = z.strictObject({
+  x: z.custom<unknown[]>((value) => Array.isArray(value)),
+  y: z.custom<unknown[]>((value) => Array.isArray(value)).optional(),
+});
+
+/** Where a sample is, for messages: `name` the sample, `prefix` starts its messages, `x`/`y` name its fields. */
+interface Location {
+  name: string;
+  prefix: string;
+  x: string;
+  y: string;
+}
+
+/** Gathers samples one by one, checking that they all have the same sizes. */
+class SampleCollector {
+  readonly x: number[] = [];
+  readonly y: number[] = [];
+  count = 0;
+  featureSize = -1;
+  labelSize = -1; // -1 until the first sample; 0 when samples have no y
+  private first: Location | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly options: ReadDatasetOptions,
+  ) {}
+
+  add(where: Location, x: unknown, y: unknown): void {
+    const dropLabels = this.options.label === 'none';
+    const xSize = flatten(this.file, x, where.prefix, where.x, this.x);
+    const first = this.first;
+    if (first === undefined) {
+      this.first = where;
+      if (this.options.featureSize !== undefined && xSize !== this.options.featureSize) {
+        this.fail(`${where.prefix}${where.x} has ${xSize} values, the model expects ${this.options.featureSize}`);
+      }
+      this.featureSize = xSize;
+      this.labelSize = y === undefined || dropLabels ? 0 : flatten(this.file, y, where.prefix, where.y, this.y);
+    } else {
+      if (xSize !== this.featureSize) {
+        const expectation =
+          this.options.featureSize !== undefined
+            ? `the model expects ${this.featureSize}`
+            : `expected ${this.featureSize} (as in ${first.name})`;
+        this.fail(`${where.prefix}${where.x} has ${xSize} values, ${expectation}`);
+      }
+      if (!dropLabels) {
+        if (y === undefined && this.labelSize > 0) {
+          this.fail(`${where.name}: "y" is missing, but ${first.name} has one (either every record has "y" or none does)`);
+        }
+        if (y !== undefined && this.labelSize === 0) {
+          this.fail(`${where.name}: has "y", but ${first.name} has none (either every record has "y" or none does)`);
+        }
+        if (y !== undefined) {
+          const ySize = flatten(this.file, y, where.prefix, where.y, this.y);
+          if (ySize !== this.labelSize) {
+            this.fail(`${where.prefix}${where.y} has ${ySize} values, expected ${this.labelSize} (as in ${first.name})`);
+          }
+        }
+      }
+    }
+    this.count++;
+  }
+
+  finish(emptyMessage: string): Dataset {
+    if (this.count === 0) this.fail(emptyMessage);
+    return {
+      file: this.file,
+      count: this.count,
+      featureSize: this.featureSize,
+      x: Float32Array.from(this.x),
+      y: this.labelSize > 0 ? Float32Array.from(this.y) : undefined,
+      labelSize: this.labelSize,
+    };
+  }
+
+  private fail(message: string): never {
+    throw new DatasetError(this.file, message);
+  }
+}
+
+/**
+ * Appends the numbers in `value` (a number or rectangular nested arrays of numbers) to `out`
+ * and returns how many there were. Messages start with `prefix` (`line 3: `) and name the value
+ * by `label` (`x`).
+ */
+function flatten(file: string, value: unknown, prefix: string, label: string, out: number[]): number {
+  const fail = (message: string): never => {
+    throw new DatasetError(file, prefix + message);
+  };
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) fail(`${label}: ${describeValue(value)} is not a finite number`);
+    out.push(value);
+    return 1;
+  }
+  if (!Array.isArray(value)) return fail(`${label}: expected a number or an array of numbers, found ${describeValue(value)}`);
+
+  // The shape comes from the first element at each depth; every other element must match it.
+  const shape: number[] = [];
+  for (let current: unknown = value; Array.isArray(current); current = current[0]) shape.push(current.length);
+  if (shape.includes(0)) fail(`${label} is empty`);
+
+  const path: number[] = [];
+  const at = (): string => label + path.map((i) => `[${i}]`).join('');
+  const walk = (array: unknown[], depth: number): void => {
+    if (array.length !== shape[depth]) {
+      fail(`${at()} has ${array.length} items, ${label}${'[0]'.repeat(depth)} has ${shape[depth]}`);
+    }
+    const leaf = depth === shape.length - 1;
+    for (let i = 0; i < array.length; i++) {
+      const element = array[i];
+      path.push(i);
+      if (leaf) {
+        if (typeof element !== 'number') fail(`${at()}: expected a number, found ${describeValue(element)}`);
+        else if (!Number.isFinite(element)) fail(`${at()}: ${describeValue(element)} is not a finite number`);
+        else out.push(element);
+      } else if (Array.isArray(element)) {
+        walk(element, depth + 1);
+      } else {
+        fail(`${at()}: expected an array, found ${describeValue(element)}`);
+      }
+      path.pop();
+    }
+  };
+  const start = out.length;
+  walk(value, 0);
+  return out.length - start;
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'number') return String(value);
+  return truncate(JSON.stringify(value) ?? String(value), 40);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Our message for the first zod issue of a record that does not have the record shape. */
+function describeRecordIssue(record: unknown, issues: readonly z.core.$ZodIssue[]): string {
+  const issue = issues[0];
+  const field = issue?.path[0];
+  if (issue?.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((key) => JSON.stringify(key)).join(', ');
+    return `unexpected field${issue.keys.length > 1 ? 's' : ''} ${keys} (a record has "x" and an optional "y")`;
+  }
+  if (field === 'x' || field === 'y') {
+    const value = (record as Record<string, unknown>)[field];
+    if (value === undefined) return `"${field}" is missing`;
+    return `"${field}" must be a number or an array of numbers, found ${describeValue(value)}`;
+  }
+  return `expected a record like {"x": [...], "y": ...}, found ${describeValue(record)}`;
+}
+
+function checkLabelOption(file: string, options: ReadDatasetOptions): void {
+  if (options.label !== undefined && options.label !== 'none') {
+    throw new DatasetError(
+      file,
+      `label column "${options.label}" applies to CSV files only; JSON records carry their label in "y" (use --label none to ignore it)`,
+    );
+  }
+}
+
+/** JSON.parse's message, made one line and lower-case, with the position as line and column. */
+function describeJsonError(err: unknown, text: string): string {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  const positioned = /^(.*) in JSON at position (\d+)/.exec(message);
+  if (positioned) {
+    const position = Number(positioned[2]);
+    const before = text.slice(0, position);
+    const line = before.split('\n').length;
+    const column = position - before.lastIndexOf('\n');
+    return `line ${line}, column ${column}: invalid JSON: ${lowerFirst(positioned[1] ?? '')}`;
+  }
+  // V8 quotes a snippet of the input after "Unexpected token 'a', ..."; the token is enough.
+  const token = /^(Unexpected token '.*?'),/.exec(message);
+  return `invalid JSON: ${lowerFirst(token?.[1] ?? truncate(message, 80))}`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+function parseJsonLines(file: string, text: string, options: ReadDatasetOptions): Dataset {
+  checkLabelOption(file, options);
+  const collector = new SampleCollector(file, options);
+  let pos = 0;
+  let lineNumber = 0;
+  while (pos <= text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end === -1) end = text.length;
+    lineNumber++;
+    const line = text.slice(pos, end);
+    pos = end + 1;
+    if (line.trim() === '') continue;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch (err) {
+      // Positions in a one-line parse are columns of this line.
+      const message = describeJsonError(err, line).replace(/^line 1, /, '');
+      throw new DatasetError(file, `line ${lineNumber}${message.startsWith('column') ? ', ' : ': '}${message}`);
+    }
+    const where = `line ${lineNumber}`;
+    const parsed = recordSchema.safeParse(record);
+    if (!parsed.success) throw new DatasetError(file, `${where}: ${describeRecordIssue(record, parsed.error.issues)}`);
+    collector.add({ name: where, prefix: `${where}: `, x: 'x', y: 'y' }, parsed.data.x, parsed.data.y);
+  }
+  return collector.finish('no records (the file has no non-blank lines)');
+}
+
+function parseJson(file: string, text: string, options: ReadDatasetOptions): Dataset {
+  checkLabelOption(file, options);
+  if (text.trim() === '') throw new DatasetError(file, 'no records (the file is empty)');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new DatasetError(file, describeJsonError(err, text));
+  }
+  const collector = new SampleCollector(file, options);
+
+  if (Array.isArray(data)) {
+    data.forEach((record: unknown, index) => {
+      const where = `[${index}]`;
+      const parsed = recordSchema.safeParse(record);
+      if (!parsed.success) throw new DatasetError(file, `${where}: ${describeRecordIssue(record, parsed.error.issues)}`);
+      collector.add({ name: where, prefix: '', x: `${where}.x`, y: `${where}.y` }, parsed.data.x, parsed.data.y);
+    });
+    return collector.finish('no records (the array is empty)');
+  }
+
+  const parsed = columnsSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path[0];
+    if (typeof data === 'object' && data !== null && (field === 'x' || field === 'y')) {
+      const value = (data as Record<string, unknown>)[field];
+      throw new DatasetError(
+        file,
+        value === undefined ? `"x" is missing` : `"${field}" must be an array with one entry per sample, found ${describeValue(value)}`,
+      );
+    }
+    const extra = issue?.code === 'unrecognized_keys' ? ` with no other fields (found ${issue.keys.map((k) => JSON.stringify(k)).join(', ')})` : '';
+    throw new DatasetError(file, `expected an array of records or an object {"x": [...], "y": [...]}${extra}`);
+  }
+  const { x, y } = parsed.data;
+  if (y !== undefined && y.length !== x.length) {
+    throw new DatasetError(file, `"x" has ${x.length} samples but "y" has ${y.length}`);
+  }
+  x.forEach((sample, index) => {
+    collector.add({ name: `x[${index}]`, prefix: '', x: `x[${index}]`, y: `y[${index}]` }, sample, y?.[index]);
+  });
+  return collector.finish('no records ("x" is empty)');
+}

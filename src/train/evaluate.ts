@@ -1,0 +1,79 @@
+/**
+ * Metrics of a model on held-out samples, and how far its predictions are from a reference model's.
+ */
+import { tf } from '../tf.js';
+import type { Dataset } from './dataset.js';
+import { isClassification, meanLoss, type LossKind } from './loss.js';
+import { labelTensor, predictAll } from './tensors.js';
+
+/** What one model scored on the held-out samples. */
+export interface Metrics {
+  /** Mean loss against the labels (absent without labels). */
+  loss?: number;
+  /** Share of samples whose predicted class equals the label (classifiers with labels). */
+  accuracy?: number;
+  /** Classifiers: share of samples with the same predicted class as the original model. */
+  agreement?: number;
+  /** ‖p − p_original‖ / ‖p_original‖ over all outputs. */
+  relativeOutputError?: number;
+}
+
+/** Predicted class per sample: argmax, or the 0.5 threshold for a single sigmoid output. */
+export function predictedClasses(predictions: tf.Tensor): Int32Array {
+  return tf.tidy(() => {
+    const width = predictions.shape[predictions.shape.length - 1] ?? 1;
+    const flat = predictions.reshape([-1, width]);
+    const classes = width === 1 ? flat.greater(0.5).toInt().reshape([-1]) : flat.argMax(-1);
+    return classes.dataSync() as Int32Array;
+  });
+}
+
+function labelClasses(labels: tf.Tensor): Int32Array {
+  return tf.tidy(() => {
+    const width = labels.shape[1] ?? 1;
+    const classes = width === 1 ? labels.reshape([-1]).round().toInt() : labels.argMax(-1);
+    return classes.dataSync() as Int32Array;
+  });
+}
+
+function shareEqual(a: Int32Array, b: Int32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return a.length === 0 ? 0 : same / a.length;
+}
+
+/**
+ * Metrics of `predictions` (for `ds`); `reference` are the original model's predictions on the same
+ * samples, for agreement.
+ */
+export function scorePredictions(kind: LossKind, ds: Dataset, predictions: tf.Tensor, reference?: tf.Tensor): Metrics {
+  const metrics: Metrics = {};
+  const classifier = isClassification(kind);
+  if (ds.y !== undefined) {
+    const labels = labelTensor(ds);
+    metrics.loss = meanLoss(kind, labels, predictions);
+    if (classifier) metrics.accuracy = shareEqual(predictedClasses(predictions), labelClasses(labels));
+    labels.dispose();
+  }
+  if (reference !== undefined) {
+    if (classifier) metrics.agreement = shareEqual(predictedClasses(predictions), predictedClasses(reference));
+    metrics.relativeOutputError = tf.tidy(() => {
+      const num = predictions.sub(reference).norm().dataSync()[0] as number;
+      const den = reference.norm().dataSync()[0] as number;
+      return den === 0 ? num : num / den;
+    });
+  }
+  return metrics;
+}
+
+/** Predict on `ds` and score; returns the predictions too (the caller disposes them). */
+export function evaluateModel(
+  model: tf.LayersModel,
+  kind: LossKind,
+  ds: Dataset,
+  shape: readonly number[],
+  reference?: tf.Tensor,
+): { metrics: Metrics; predictions: tf.Tensor } {
+  const predictions = predictAll(model, ds, shape);
+  return { metrics: scorePredictions(kind, ds, predictions, reference), predictions };
+}
