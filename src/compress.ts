@@ -19,7 +19,7 @@ import { VERSION } from './version.js';
 
 /** Progress of a compress run: stages, then training events. */
 export type CompressEvent =
-  | { status: 'stage'; stage: 'load' | 'plan' | 'factorize' | 'evaluate' | 'fine-tune' | 'measure' | 'write'; message: string }
+  | { status: 'stage'; stage: 'load' | 'factorize' | 'evaluate' | 'fine-tune' | 'measure' | 'write'; message: string }
   | TrainEvent;
 
 export interface CompressResult {
@@ -38,18 +38,26 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
   const backend = await initBackend(options.backend);
   if (!options.dryRun) await checkOutputFree(options.out, options.force);
 
-  emit({ status: 'stage', stage: 'load', message: `loading ${options.model}` });
+  // Load, read and plan before saying anything: bad input then fails with its one-line error alone.
   const { stored, model: original } = await loadModel(options.model);
   const shape = inputShape(original, options.model);
   const featureSize = shape.reduce((a, b) => a * b, 1);
   const data = await readData(options, featureSize);
+  let loss: LossKind | null = null;
+  if (data !== undefined) {
+    const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
+    loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.all.labelSize, outputSize);
+    checkLabels(data.all, loss, outputSize);
+    if (data.validation !== data.all) checkLabels(data.validation, loss, outputSize);
+  }
   const loadMs = performance.now() - started;
 
-  emit({ status: 'stage', stage: 'plan', message: 'planning ranks' });
   let t = performance.now();
   const plan = planModel(options.model, stored.json.modelTopology, original, options.rank);
   if (chosen(plan).length === 0) throw nothingToDo(options, plan);
-  emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} layer(s)` });
+  const samples = data === undefined ? '' : `, ${data.all.count} samples from ${options.data}`;
+  emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params)${samples}` });
+  emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)` });
   const factorized = await applyPlan(options.model, stored.json.modelTopology, original, plan);
   const factorizeMs = performance.now() - t;
 
@@ -67,15 +75,11 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
     singularValues: e.singularValues,
   }));
 
-  let loss: LossKind | null = null;
   let evaluation: CompressionReport['evaluation'] = null;
   let training: EpochRecord[] = [];
   let evaluateMs = 0;
   let fineTuneMs = 0;
-  if (data !== undefined && !options.dryRun) {
-    const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
-    loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.all.labelSize, outputSize);
-    checkLabels(data.all, loss, outputSize);
+  if (data !== undefined && loss !== null && !options.dryRun) {
     emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
     t = performance.now();
     const base = evaluateModel(original, loss, data.validation, shape);

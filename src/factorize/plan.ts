@@ -76,7 +76,7 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec): Pla
     } else if (requested > useful) {
       entry.reason = useful === 0
         ? `a ${m}×${n} kernel cannot be made smaller by factorizing`
-        : `rank ${requested} saves nothing for a ${m}×${n} kernel (largest useful rank: ${useful})`;
+        : `rank ${requested} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
     } else {
       entry.rank = requested;
       // Factorizing swaps the m·n kernel for k·(m+n) numbers; every other weight (bias) is kept.

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-const QuantizationSchema = z.object({
+const QuantizationSchema = z.looseObject({
   dtype: z.enum(['uint8', 'uint16', 'float16']),
   min: z.number().optional(),
   scale: z.number().optional(),

@@ -3,7 +3,7 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { PlanEntry } from '../factorize/plan.js';
-import { table } from './render-text.js';
+import { table, wrap } from './render-text.js';
 
 export function renderPlan(entries: readonly PlanEntry[], c: ChalkInstance): string {
   const rows = [[c.bold('layer'), c.bold('class'), c.bold('shape'), c.bold('max rank'), c.bold('rank'), c.bold('params'), '', c.bold('energy'), c.bold('error')]];
@@ -25,7 +25,7 @@ export function renderPlan(entries: readonly PlanEntry[], c: ChalkInstance): str
     ]);
   }
   const lines = table(rows, 'lllrrrrrr');
-  for (const e of entries) if (e.rank === null && e.reason) lines.push(c.dim(`  ${e.name}: kept, ${e.reason}`));
+  for (const e of entries) if (e.rank === null && e.reason) lines.push(...wrap(`${e.name} kept: ${e.reason}`, 78).map((l) => c.dim(`  ${l}`)));
   lines.push(`factorizable params ${before.toLocaleString('en-US')} → ${after.toLocaleString('en-US')}${after > 0 ? ` (${(before / after).toFixed(2)}× fewer)` : ''}`);
   lines.push(c.dim('dry run: nothing written'));
   return lines.join('\n') + '\n';

@@ -27,6 +27,22 @@ export function table(rows: string[][], align: string): string[] {
   );
 }
 
+/** Greedy word wrap to `width` columns. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
 function ratio(before: number, after: number, better: string): string {
   if (after === 0 || before === 0) return '';
   const r = before / after;
@@ -58,7 +74,7 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
       factored ? pct(l.energyKept) : '',
       factored ? num(l.relativeError, 3) : '',
     ]);
-    if (!factored && l.reason !== undefined) notes.push(c.dim(`  ${l.name}: kept, ${l.reason}`));
+    if (!factored && l.reason !== undefined) notes.push(...wrap(`${l.name} kept: ${l.reason}`, 78).map((line) => c.dim(`  ${line}`)));
   }
   lines.push(...table(layerRows, 'lllrrrrr'));
   lines.push(...notes);

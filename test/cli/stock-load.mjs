@@ -1,0 +1,28 @@
+// Loads a model folder with plain @tensorflow/tfjs and a file-reading IO handler: no lowrank code.
+// Prints JSON {accuracy, predictions} for the CSV given (label last, header row).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+const [dir, csv] = process.argv.slice(2);
+tf.enableProdMode();
+await tf.setBackend('cpu');
+const handler = {
+  async load() {
+    const json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+      const specs = manifest.flatMap((g) => g.weights);
+      const buffers = manifest.flatMap((g) => g.paths.map((p) => {
+        const b = readFileSync(path.join(dir, p));
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+      }));
+      return [specs, tf.io.concatenateArrayBuffers(buffers)];
+    });
+  },
+};
+const model = await tf.loadLayersModel(handler);
+const rows = readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+const x = tf.tensor2d(rows.map((r) => r.slice(0, -1)));
+const predicted = model.predict(x).argMax(-1).arraySync();
+const correct = predicted.filter((p, i) => p === rows[i].at(-1)).length;
+process.stdout.write(JSON.stringify({ accuracy: correct / rows.length, classes: model.layers.map((l) => l.getClassName()), predictions: predicted }));
