@@ -34,8 +34,18 @@ export interface EpochRecord {
 
 /** Train `model` in place; returns the per-epoch history. */
 export async function fineTune(model: tf.LayersModel, train: Dataset, validation: Dataset | undefined, options: FineTuneOptions): Promise<EpochRecord[]> {
+  // We own the optimizer (model.dispose() only frees optimizers compiled from a name): free its slots.
+  const optimizer = tf.train.adam(options.learningRate);
+  model.compile({ optimizer, loss: TFJS_LOSS[options.loss] });
+  try {
+    return await trainEpochs(model, train, validation, options);
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+async function trainEpochs(model: tf.LayersModel, train: Dataset, validation: Dataset | undefined, options: FineTuneOptions): Promise<EpochRecord[]> {
   const { epochs, batchSize, shape } = options;
-  model.compile({ optimizer: tf.train.adam(options.learningRate), loss: TFJS_LOSS[options.loss] });
   const rng = createRng(options.seed);
   const batches = Math.ceil(train.count / batchSize);
   const history: EpochRecord[] = [];
