@@ -4,7 +4,8 @@
  */
 import path from 'node:path';
 import { DatasetError, NothingToDoError } from './errors.js';
-import { chosen, planModel, applyPlan, type Plan } from './factorize/index.js';
+import { factorizableClasses } from './factorize/registry.js';
+import { chosen, layerFilter, planModel, applyPlan, type Plan } from './factorize/index.js';
 import { loadModel, modelFiles, modelFolderFiles, writeFolderAtomically, checkOutputFree } from './io/index.js';
 import { formatRank, resolveCompressOptions, type CompressInput, type CompressOptions } from './options.js';
 import { measureBytes, medianPredictMs } from './report/measure.js';
@@ -23,7 +24,8 @@ export type CompressEvent =
   | TrainEvent;
 
 export interface CompressResult {
-  report: CompressionReport;
+  /** What was measured; null for a dry run, which only plans. */
+  report: CompressionReport | null;
   /** The plan that was applied (also in report.layers). */
   plan: Plan;
   /** Absolute paths of the files written (empty for a dry run). */
@@ -53,8 +55,12 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
   const loadMs = performance.now() - started;
 
   let t = performance.now();
-  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank);
+  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers));
   if (chosen(plan).length === 0) throw nothingToDo(options, plan);
+  if (options.dryRun) {
+    original.dispose();
+    return { report: null, plan, files: [] };
+  }
   const samples = data === undefined ? '' : `, ${data.all.count} samples from ${options.data}`;
   emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params)${samples}` });
   emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)` });
@@ -79,7 +85,7 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
   let training: EpochRecord[] = [];
   let evaluateMs = 0;
   let fineTuneMs = 0;
-  if (data !== undefined && loss !== null && !options.dryRun) {
+  if (data !== undefined && loss !== null) {
     emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
     t = performance.now();
     const base = evaluateModel(original, loss, data.validation, shape);
@@ -146,6 +152,7 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
     },
     options: {
       rank: formatRank(options.rank),
+      ...(options.layers !== undefined ? { layers: options.layers } : {}),
       epochs: options.epochs,
       batchSize: options.batchSize,
       learningRate: options.learningRate,
@@ -170,19 +177,14 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
     timings: { loadMs, factorizeMs, evaluateMs, fineTuneMs, writeMs: 0, totalMs: 0 },
   };
 
-  const written: string[] = [];
-  if (!options.dryRun) {
-    emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
-    t = performance.now();
-    const folder = modelFolderFiles(files);
-    report.timings.writeMs = performance.now() - t;
-    report.timings.totalMs = performance.now() - started;
-    folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
-    await writeFolderAtomically(options.out, folder, options.force);
-    for (const name of folder.keys()) written.push(path.resolve(options.out, name));
-  } else {
-    report.timings.totalMs = performance.now() - started;
-  }
+  emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
+  t = performance.now();
+  const folder = modelFolderFiles(files);
+  report.timings.writeMs = performance.now() - t;
+  report.timings.totalMs = performance.now() - started;
+  folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
+  await writeFolderAtomically(options.out, folder, options.force);
+  const written = [...folder.keys()].map((name) => path.resolve(options.out, name));
   original.dispose();
   factorized.model.dispose();
   return { report, plan, files: written };
@@ -222,10 +224,16 @@ function checkLabels(ds: Dataset, loss: LossKind, classes: number): void {
 }
 
 function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoError {
+  if (plan.entries.length === 0) {
+    return new NothingToDoError(options.model, `the model has no layer lowrank can factorize (${factorizableClasses().join(', ')})`);
+  }
+  if (plan.entries.every((e) => e.reason === 'not selected')) {
+    return new NothingToDoError(options.model, `--layers "${options.layers ?? ''}" selects none of the factorizable layers (${plan.entries.map((e) => e.name).join(', ')})`);
+  }
   const best = plan.entries.reduce((max, e) => Math.max(max, e.maxUsefulRank), 0);
-  if (plan.entries.length === 0) return new NothingToDoError(options.model, 'the model has no layer lowrank can factorize (Dense)');
   const hint = best > 0 ? `; the largest rank that would help is ${best}` : '';
-  return new NothingToDoError(options.model, `no layer would get smaller at --rank ${formatRank(options.rank)}${hint}`);
+  const asked = options.rank.kind === 'energy' ? `--energy ${options.rank.fraction}` : `--rank ${formatRank(options.rank)}`;
+  return new NothingToDoError(options.model, `no layer would get smaller at ${asked}${hint}`);
 }
 
 // Re-exported so library users need only this module for the common path.

@@ -33,7 +33,9 @@ export function parseRank(text: string): RankSpec {
 
 /** The rank spec as the report shows it. */
 export function formatRank(spec: RankSpec): string {
-  return spec.kind === 'fixed' ? String(spec.rank) : [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
+  if (spec.kind === 'fixed') return String(spec.rank);
+  if (spec.kind === 'energy') return `energy ${spec.fraction}`;
+  return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
 }
 
 const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -42,7 +44,9 @@ const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
 export const CompressOptionsSchema = z.object({
   model: z.string().min(1, 'the model path is empty'),
   out: z.string().min(1).optional(),
-  rank: z.union([z.string(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]),
+  rank: z.union([z.string(), z.number(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]).optional(),
+  energy: z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]').optional(),
+  layers: z.string().optional(),
   data: z.string().min(1).optional(),
   validationData: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
@@ -60,7 +64,7 @@ export const CompressOptionsSchema = z.object({
 export type CompressInput = z.input<typeof CompressOptionsSchema>;
 
 /** Options after validation, with defaults filled in and the rank parsed. */
-export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend'> {
+export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy'> {
   rank: RankSpec;
   out: string;
   backend: BackendChoice;
@@ -74,8 +78,8 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
     throw new UsageError(issue?.message ?? 'invalid options');
   }
   const o = parsed.data;
-  const rank = typeof o.rank === 'string' ? parseRank(o.rank) : o.rank;
-  if (o.epochs > 0 && o.data === undefined) throw new UsageError('fine-tuning needs --data (or use --epochs 0 to factorize only)');
+  const rank = rankSpec(o.rank, o.energy);
+  if (o.epochs > 0 && o.data === undefined && !o.dryRun) throw new UsageError('fine-tuning needs --data (or use --epochs 0 to factorize only)');
   return { ...o, rank, out: o.out ?? defaultOut(o.model) };
 }
 
@@ -83,4 +87,12 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
 export function defaultOut(model: string): string {
   const dir = path.dirname(path.resolve(model));
   return `${dir}-lowrank`;
+}
+
+/** Exactly one of --rank and --energy chooses the ranks. */
+export function rankSpec(rank: string | number | RankSpec | undefined, energy: number | undefined): RankSpec {
+  if (rank !== undefined && energy !== undefined) throw new UsageError('give either --rank or --energy, not both');
+  if (energy !== undefined) return { kind: 'energy', fraction: energy };
+  if (rank === undefined) throw new UsageError('say how far to compress: --rank N, --rank name=k,... or --energy F');
+  return typeof rank === 'object' ? rank : parseRank(String(rank));
 }

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import { registerCpuFallbacks } from './kernels/wasm-fallbacks.js';
 
 export { tf };
 
@@ -88,6 +89,7 @@ export function registerWasmFixes(): void {
     };
     tf.registerKernel(config);
   }
+  registerCpuFallbacks();
 }
 
 function transposeFirst(matmul: KernelFunc, transpose: KernelFunc): KernelFunc {

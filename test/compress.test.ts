@@ -46,6 +46,7 @@ describe('compress()', () => {
     const before = tf.memory().numTensors;
     const { report, files } = await compress({ model, rank: 'dense_2=12', data: train, epochs: 2, out: path.join(tmp, 'events'), onEvent: (e) => events.push(e) });
     assert.equal(tf.memory().numTensors, before, 'every tensor compress() made is disposed');
+    assert.ok(report !== null);
     const epochs = events.filter((e) => e.status === 'epoch');
     assert.deepEqual(epochs.map((e) => e.epoch), [1, 2]);
     assert.equal(report.training.length, 2);
@@ -76,8 +77,9 @@ describe('compress()', () => {
 
   it('does not write anything on a dry run', async () => {
     const out = path.join(tmp, 'dry');
-    const { files, plan } = await compress({ model, rank: '16', epochs: 0, out, dryRun: true });
+    const { files, plan, report } = await compress({ model, rank: '16', out, dryRun: true });
     assert.deepEqual(files, []);
+    assert.equal(report, null, 'a dry run measures nothing');
     assert.equal(plan.entries.filter((e) => e.rank !== null).length, 2);
     await assert.rejects(readdir(out), { code: 'ENOENT' });
   });

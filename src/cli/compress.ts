@@ -14,7 +14,9 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
   const quiet = opts['quiet'] === true;
   const result = await compress({
     model,
-    rank: String(opts['rank']),
+    ...(opts['rank'] !== undefined ? { rank: String(opts['rank']) } : {}),
+    ...(opts['energy'] !== undefined ? { energy: number(opts['energy']) } : {}),
+    ...(opts['layers'] !== undefined ? { layers: String(opts['layers']) } : {}),
     ...(opts['data'] !== undefined ? { data: String(opts['data']) } : {}),
     ...(opts['validationData'] !== undefined ? { validationData: String(opts['validationData']) } : {}),
     ...(opts['label'] !== undefined ? { label: String(opts['label']) } : {}),
@@ -30,8 +32,13 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
     onEvent: progressPrinter(process.stderr, quiet),
   });
   const color = colorFor(process.stdout, opts['color'] !== false);
-  if (opts['json'] === true) process.stdout.write(`${JSON.stringify(opts['dryRun'] === true ? result.plan.entries : result.report, null, 2)}\n`);
-  else if (opts['dryRun'] === true) process.stdout.write(renderPlan(result.plan.entries, color));
-  else process.stdout.write(renderText(result.report, color));
+  if (result.report === null) {
+    if (opts['json'] === true) process.stdout.write(`${JSON.stringify(result.plan.entries, null, 2)}\n`);
+    else process.stdout.write(renderPlan(result.plan.entries, color));
+  } else if (opts['json'] === true) {
+    process.stdout.write(`${JSON.stringify(result.report, null, 2)}\n`);
+  } else {
+    process.stdout.write(renderText(result.report, color));
+  }
   return 0;
 }

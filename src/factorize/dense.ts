@@ -8,7 +8,7 @@ import type { LayerJson } from '../graph/topology.js';
 import type { LayerFactorizer, LayerWeights } from './registry.js';
 
 /** Config keys that only make sense on the layer that receives the model's input. */
-const INPUT_KEYS = ['batch_input_shape', 'input_shape', 'input_dim', 'batch_size'];
+export const INPUT_KEYS = ['batch_input_shape', 'input_shape', 'input_dim', 'batch_size'];
 const BIAS_KEYS = ['bias_initializer', 'bias_regularizer', 'bias_constraint'];
 
 export const denseFactorizer: LayerFactorizer = {

@@ -4,13 +4,13 @@
  */
 import { tf } from '../tf.js';
 import { toLayersModel } from '../io/layers-model.js';
-import { isSequential, readTopology, type LayerJson } from '../graph/topology.js';
+import { isContainer, isSequential, readTopology, siteKey, walkLayers, type LayerJson, type Topology } from '../graph/topology.js';
 import { freshName, spliceFactorPairs, type FactorPair } from '../graph/rewrite.js';
 import { chosen, makePlan, type Plan, type PlannableLayer, type RankSpec } from './plan.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
 import { truncate } from './svd.js';
 
-export { makePlan, chosen, maxUsefulRank, type Plan, type PlanEntry, type RankSpec } from './plan.js';
+export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanEntry, type RankSpec } from './plan.js';
 export { svd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type Factors } from './svd.js';
 
 /** The current weights of a live layer as plain arrays. */
@@ -23,65 +23,96 @@ export function layerWeights(layer: tf.layers.Layer): LayerWeights[] {
   });
 }
 
-/** Layers of the topology with their live weights, as the planner takes them. */
+/** The live layer at `path` (container names, then the layer's name). */
+export function liveLayer(model: tf.LayersModel, path: readonly string[]): tf.layers.Layer {
+  let container: tf.LayersModel = model;
+  let layer: tf.layers.Layer | undefined;
+  for (const [i, name] of path.entries()) {
+    layer = container.getLayer(name);
+    if (i < path.length - 1) container = layer as unknown as tf.LayersModel;
+  }
+  if (layer === undefined) throw new Error('empty layer path');
+  return layer;
+}
+
+/** Layers of the topology (nested models included) with their live weights, as the planner takes them. */
 export function plannableLayers(file: string, modelTopology: Record<string, unknown>, model: tf.LayersModel): PlannableLayer[] {
-  const topology = readTopology(file, modelTopology);
-  return topology.layers.map((json) => {
+  return walkLayers(file, readTopology(file, modelTopology)).map(({ path, json }) => {
     const factorizable = factorizerFor(json.class_name) !== undefined;
-    return { json, weights: factorizable ? layerWeights(model.getLayer(json.config.name)) : [] };
+    return { name: siteKey(path), json, weights: factorizable ? layerWeights(liveLayer(model, path)) : [] };
   });
 }
 
 /** Plan straight from a model: the common case for compress, inspect and dry runs. */
-export function planModel(file: string, modelTopology: Record<string, unknown>, model: tf.LayersModel, spec: RankSpec): Plan {
-  return makePlan(plannableLayers(file, modelTopology, model), spec);
+export function planModel(
+  file: string,
+  modelTopology: Record<string, unknown>,
+  model: tf.LayersModel,
+  spec: RankSpec,
+  selected?: (name: string) => boolean,
+): Plan {
+  return makePlan(plannableLayers(file, modelTopology, model), spec, selected);
 }
 
 export interface FactorizedModel {
   model: tf.LayersModel;
   modelTopology: Record<string, unknown>;
-  /** Names of the layers added in front of each factorized layer, by original name. */
+  /** Names of the layers added in front of each factorized layer, by plan name. */
   firstFactors: Map<string, string>;
 }
 
 /** Build the factorized model: same weights everywhere but the chosen layers, which become factor pairs. */
 export async function applyPlan(file: string, modelTopology: Record<string, unknown>, original: tf.LayersModel, plan: Plan): Promise<FactorizedModel> {
   const topology = readTopology(file, modelTopology);
-  const taken = new Set(topology.layers.map((l) => l.config.name));
+  const sites = new Map(walkLayers(file, topology).map((site) => [siteKey(site.path), site]));
+  const taken = new Set([...sites.values()].flatMap((site) => site.path));
   const pairs = new Map<string, FactorPair>();
   const newWeights = new Map<string, LayerWeights[]>();
   const firstFactors = new Map<string, string>();
-  const byName = new Map<string, LayerJson>(topology.layers.map((l) => [l.config.name, l]));
   for (const entry of chosen(plan)) {
-    const json = byName.get(entry.name);
+    const site = sites.get(entry.name);
     const factorizer = factorizerFor(entry.className);
     const decomposition = plan.decompositions.get(entry.name);
-    if (json === undefined || factorizer === undefined || decomposition === undefined || entry.rank === null) {
+    if (site === undefined || factorizer === undefined || decomposition === undefined || entry.rank === null) {
       throw new Error(`plan entry ${entry.name} does not match the model`);
     }
-    const firstName = freshName(`${entry.name}_lowrank`, taken);
-    const pair = factorizer.split(json, entry.rank, firstName);
-    const weights = factorizer.weights(truncate(decomposition, entry.rank), layerWeights(original.getLayer(entry.name)));
+    const firstName = freshName(`${site.json.config.name}_lowrank`, taken);
+    const pair = factorizer.split(site.json, entry.rank, firstName);
+    const weights = factorizer.weights(truncate(decomposition, entry.rank), layerWeights(liveLayer(original, site.path)));
     pairs.set(entry.name, pair);
-    newWeights.set(firstName, weights.first);
+    newWeights.set(siteKey([...site.path.slice(0, -1), firstName]), weights.first);
     newWeights.set(entry.name, weights.second);
     firstFactors.set(entry.name, firstName);
   }
-  const newTopology = topology.withLayers(spliceFactorPairs(topology.layers, pairs, isSequential(topology)));
+  const rewrite = (t: Topology, prefix: string[]): LayerJson[] => {
+    const local = new Map<string, FactorPair>();
+    const layers = t.layers.map((layer) => {
+      const path = [...prefix, layer.config.name];
+      if (isContainer(layer)) {
+        const nested = readTopology(file, layer);
+        return nested.withLayers(rewrite(nested, path)) as LayerJson;
+      }
+      const pair = pairs.get(siteKey(path));
+      if (pair !== undefined) local.set(layer.config.name, pair);
+      return layer;
+    });
+    return spliceFactorPairs(layers, local, isSequential(t));
+  };
+  const newTopology = topology.withLayers(rewrite(topology, []));
   const model = await toLayersModel(file, newTopology, []);
-  for (const layer of model.layers) {
-    const replaced = newWeights.get(layer.name);
-    if (replaced !== undefined) {
-      setLayerWeights(layer, replaced);
-    } else if (layer.weights.length > 0) {
-      // Unchanged layers: copy the original's values (no rounding: the same float32s).
-      // (setWeights copies; the source tensors belong to the original's variables.)
-      layer.setWeights(original.getLayer(layer.name).getWeights());
+  const copy = (container: tf.LayersModel, prefix: string[]): void => {
+    for (const layer of container.layers) {
+      const path = [...prefix, layer.name];
+      const replaced = newWeights.get(siteKey(path));
+      if (layer instanceof tf.LayersModel) copy(layer, path);
+      else if (replaced !== undefined) setLayerWeights(layer, replaced);
+      // Unchanged layers: copy the original's values (setWeights copies; the same float32s).
+      else if (layer.weights.length > 0) layer.setWeights(liveLayer(original, path).getWeights());
     }
-  }
+  };
+  copy(model, []);
   return { model, modelTopology: newTopology, firstFactors };
 }
-
 function setLayerWeights(layer: tf.layers.Layer, weights: readonly LayerWeights[]): void {
   const tensors = weights.map((w) => tf.tensor(w.values, w.shape, 'float32'));
   layer.setWeights(tensors);

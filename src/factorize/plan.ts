@@ -5,10 +5,16 @@
 import { UsageError } from '../errors.js';
 import type { LayerJson } from '../graph/topology.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
-import { energyKept, relativeError, svd, type Svd } from './svd.js';
+import { energyKept, rankForEnergy, relativeError, svd, type Svd } from './svd.js';
 
-/** How ranks are chosen: one rank for every eligible layer, or a rank per named layer. */
-export type RankSpec = { kind: 'fixed'; rank: number } | { kind: 'per-layer'; ranks: ReadonlyMap<string, number> };
+/**
+ * How ranks are chosen: one rank for every eligible layer, a rank per named layer, or per layer the
+ * smallest rank that keeps a share of the spectrum's energy (Σσ²).
+ */
+export type RankSpec =
+  | { kind: 'fixed'; rank: number }
+  | { kind: 'per-layer'; ranks: ReadonlyMap<string, number> }
+  | { kind: 'energy'; fraction: number };
 
 /** One factorizable layer in the plan. `rank` is null when the layer is left as it is (`reason` says why). */
 export interface PlanEntry {
@@ -39,6 +45,8 @@ export interface Plan {
 
 /** A layer of the model as the planner sees it: its JSON and its current weights. */
 export interface PlannableLayer {
+  /** The layer's name in plans: its own name, prefixed by enclosing models' names when nested. */
+  name: string;
   json: LayerJson;
   weights: LayerWeights[];
 }
@@ -48,12 +56,27 @@ export function maxUsefulRank(m: number, n: number): number {
   return Math.max(0, Math.floor((m * n - 1) / (m + n)));
 }
 
-export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec): Plan {
-  const names = new Set(layers.map((l) => l.json.config.name));
+/**
+ * `--layers` patterns: comma-separated globs on layer names (`*` any run of characters, `?` one);
+ * a leading `!` excludes. A layer is selected when it matches no exclusion and, if any inclusion is
+ * given, at least one inclusion.
+ */
+export function layerFilter(patterns: string | undefined): (name: string) => boolean {
+  if (patterns === undefined || patterns.trim() === '') return () => true;
+  const toRegExp = (glob: string): RegExp =>
+    new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const parts = patterns.split(',').map((p) => p.trim()).filter(Boolean);
+  const include = parts.filter((p) => !p.startsWith('!')).map(toRegExp);
+  const exclude = parts.filter((p) => p.startsWith('!')).map((p) => toRegExp(p.slice(1)));
+  return (name) => !exclude.some((r) => r.test(name)) && (include.length === 0 || include.some((r) => r.test(name)));
+}
+
+export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec, selected: (name: string) => boolean = () => true): Plan {
+  const names = new Set(layers.map((l) => l.name));
   if (spec.kind === 'per-layer') {
     for (const name of spec.ranks.keys()) {
       if (!names.has(name)) {
-        const candidates = layers.filter((l) => factorizerFor(l.json.class_name)).map((l) => l.json.config.name);
+        const candidates = layers.filter((l) => factorizerFor(l.json.class_name)).map((l) => l.name);
         throw new UsageError(`--rank names layer "${name}", which the model does not have (factorizable layers: ${candidates.join(', ') || 'none'})`);
       }
     }
@@ -63,20 +86,27 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec): Pla
   for (const layer of layers) {
     const factorizer = factorizerFor(layer.json.class_name);
     if (factorizer === undefined) continue;
-    const name = layer.json.config.name;
+    const name = layer.name;
     const { values, m, n } = factorizer.matrix(layer.weights);
     const paramsBefore = layer.weights.reduce((sum, w) => sum + w.values.length, 0);
     const useful = maxUsefulRank(m, n);
-    const requested = spec.kind === 'fixed' ? spec.rank : spec.ranks.get(name);
     const d = svd(values, m, n);
+    const requested = !selected(name)
+      ? undefined
+      : spec.kind === 'fixed'
+        ? spec.rank
+        : spec.kind === 'energy'
+          ? rankForEnergy(d.s, spec.fraction)
+          : spec.ranks.get(name);
     const singularValues = Array.from(d.s);
     const entry: PlanEntry = { name, className: layer.json.class_name, m, n, paramsBefore, paramsAfter: paramsBefore, maxUsefulRank: useful, rank: null, singularValues };
     if (requested === undefined) {
       entry.reason = 'not selected';
     } else if (requested > useful) {
+      const why = spec.kind === 'energy' ? `${formatShare(spec.fraction)} energy needs rank ${requested}, which` : `rank ${requested}`;
       entry.reason = useful === 0
         ? `a ${m}×${n} kernel cannot be made smaller by factorizing`
-        : `rank ${requested} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
+        : `${why} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
     } else {
       entry.rank = requested;
       // Factorizing swaps the m·n kernel for k·(m+n) numbers; every other weight (bias) is kept.
@@ -93,4 +123,8 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec): Pla
 /** Entries that will be factorized. */
 export function chosen(plan: Plan): PlanEntry[] {
   return plan.entries.filter((e) => e.rank !== null);
+}
+
+function formatShare(fraction: number): string {
+  return `${Number((fraction * 100).toFixed(2))}%`;
 }

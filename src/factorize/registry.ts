@@ -3,7 +3,9 @@
  */
 import type { LayerJson } from '../graph/topology.js';
 import type { Factors } from './svd.js';
+import { conv2dFactorizer } from './conv2d.js';
 import { denseFactorizer } from './dense.js';
+import { embeddingFactorizer } from './embedding.js';
 
 /** Weights of one layer as plain arrays, in the layer's getWeights() order. */
 export interface LayerWeights {
@@ -22,7 +24,9 @@ export interface LayerFactorizer {
   weights(factors: Factors, original: readonly LayerWeights[]): { first: LayerWeights[]; second: LayerWeights[] };
 }
 
-const factorizers = new Map<string, LayerFactorizer>([[denseFactorizer.className, denseFactorizer]]);
+const factorizers = new Map<string, LayerFactorizer>(
+  [denseFactorizer, conv2dFactorizer, embeddingFactorizer].map((f) => [f.className, f]),
+);
 
 /** The factorizer for a Keras class name, if lowrank handles it. */
 export function factorizerFor(className: string): LayerFactorizer | undefined {

@@ -55,3 +55,32 @@ export function readTopology(file: string, modelTopology: Record<string, unknown
   };
   return { className: model.class_name, layers, withLayers };
 }
+
+/** Layer classes that hold a model of their own (a Sequential or functional model used as a layer). */
+const CONTAINER_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
+
+export function isContainer(layer: LayerJson): boolean {
+  return CONTAINER_CLASSES.has(layer.class_name);
+}
+
+/** A layer and where it sits: the names of the models around it, then its own. */
+export interface LayerSite {
+  path: string[];
+  json: LayerJson;
+}
+
+/** Key of a site as plans and reports name it: `outer/inner/layer`, or just `layer` at the top. */
+export function siteKey(path: readonly string[]): string {
+  return path.join('/');
+}
+
+/** Every non-container layer of the topology, nested models included, in order. */
+export function walkLayers(file: string, topology: Topology, prefix: string[] = []): LayerSite[] {
+  const sites: LayerSite[] = [];
+  for (const layer of topology.layers) {
+    const path = [...prefix, layer.config.name];
+    if (isContainer(layer)) sites.push(...walkLayers(file, readTopology(file, layer), path));
+    else sites.push({ path, json: layer });
+  }
+  return sites;
+}

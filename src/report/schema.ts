@@ -57,6 +57,7 @@ export const ReportSchema = z.object({
   output: ModelSummarySchema,
   options: z.object({
     rank: z.string(),
+    layers: z.string().optional(),
     epochs: z.number().int().nonnegative(),
     batchSize: z.number().int().positive(),
     learningRate: z.number().positive(),

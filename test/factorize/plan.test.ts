@@ -152,6 +152,7 @@ describe('planModel with a per-layer spec', () => {
 
 describe('makePlan on hand-built layers', () => {
   const dense = (name: string, m: number, n: number, seed: number): PlannableLayer => ({
+    name,
     json: { class_name: 'Dense', config: { name, units: n } },
     weights: [
       { values: randomFloat32(m * n, seed), shape: [m, n] },
@@ -162,7 +163,7 @@ describe('makePlan on hand-built layers', () => {
   it('ignores layer classes it cannot factorize and lists only factorizable ones', () => {
     const layers: PlannableLayer[] = [
       dense('a', 20, 30, 1),
-      { json: { class_name: 'Dropout', config: { name: 'drop', rate: 0.5 } }, weights: [] },
+      { name: 'drop', json: { class_name: 'Dropout', config: { name: 'drop', rate: 0.5 } }, weights: [] },
       dense('b', 30, 5, 2),
     ];
     const p = makePlan(layers, { kind: 'fixed', rank: 3 });
