@@ -15,7 +15,7 @@ import { readDataset, splitDataset, type Dataset } from './train/dataset.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
 import { fineTune, type EpochRecord, type TrainEvent } from './train/fine-tune.js';
 import { chooseLoss, type LossKind } from './train/loss.js';
-import { inputShape } from './train/tensors.js';
+import { featureSize, inputShapes, requireInputShapes, type InputShapes } from './train/tensors.js';
 import { VERSION } from './version.js';
 
 /** Progress of a compress run: stages, then training events. */
@@ -42,11 +42,13 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
 
   // Load, read and plan before saying anything: bad input then fails with its one-line error alone.
   const { stored, model: original } = await loadModel(options.model);
-  const shape = inputShape(original, options.model);
-  const featureSize = shape.reduce((a, b) => a * b, 1);
-  const data = await readData(options, featureSize);
+  const shapes = options.data === undefined ? inputShapes(original, options.inputShape) : requireInputShapes(original, options.data, options.inputShape);
+  const data = shapes === null ? undefined : await readData(options, featureSize(shapes));
   let loss: LossKind | null = null;
   if (data !== undefined) {
+    if (original.outputs.length !== 1) {
+      throw new DatasetError(data.all.file, `the model has ${original.outputs.length} outputs; fine-tuning from a dataset needs a model with one output (use --epochs 0 to factorize only)`);
+    }
     const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
     loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.all.labelSize, outputSize);
     checkLabels(data.all, loss, outputSize);
@@ -85,11 +87,11 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
   let training: EpochRecord[] = [];
   let evaluateMs = 0;
   let fineTuneMs = 0;
-  if (data !== undefined && loss !== null) {
+  if (data !== undefined && loss !== null && shapes !== null) {
     emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
     t = performance.now();
-    const base = evaluateModel(original, loss, data.validation, shape);
-    const before = evaluateModel(factorized.model, loss, data.validation, shape, base.predictions);
+    const base = evaluateModel(original, loss, data.validation, shapes);
+    const before = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
     before.predictions.dispose();
     evaluateMs += performance.now() - t;
     let fineTuned: Metrics | null = null;
@@ -102,12 +104,12 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
         batchSize: options.batchSize,
         learningRate: options.learningRate,
         seed: options.seed,
-        shape,
+        shapes,
         onEvent: emit,
       });
       fineTuneMs = performance.now() - t;
       t = performance.now();
-      const after = evaluateModel(factorized.model, loss, data.validation, shape, base.predictions);
+      const after = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
       after.predictions.dispose();
       fineTuned = after.metrics;
       evaluateMs += performance.now() - t;
@@ -126,9 +128,10 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
     },
   });
   const speed = [];
-  for (const batchSize of [1, 32]) {
-    const a = await medianPredictMs(original, shape, batchSize);
-    const b = await medianPredictMs(factorized.model, shape, batchSize);
+  // Without fixed input sizes there is nothing to time: the report says so by an empty list.
+  for (const batchSize of shapes === null ? [] : [1, 32]) {
+    const a = await medianPredictMs(original, shapes as InputShapes, batchSize);
+    const b = await medianPredictMs(factorized.model, shapes as InputShapes, batchSize);
     speed.push({ batchSize, runs: Math.min(a.runs, b.runs), originalMs: a.ms, outputMs: b.ms });
   }
   const factorizableBefore = plan.entries.reduce((s, e) => s + e.paramsBefore, 0);
@@ -196,9 +199,9 @@ interface SplitData {
   validation: Dataset;
 }
 
-async function readData(options: CompressOptions, featureSize: number): Promise<SplitData | undefined> {
+async function readData(options: CompressOptions, size: number): Promise<SplitData | undefined> {
   if (options.data === undefined) return undefined;
-  const read = { featureSize, ...(options.label !== undefined ? { label: options.label } : {}) };
+  const read = { featureSize: size, ...(options.label !== undefined ? { label: options.label } : {}) };
   const all = await readDataset(options.data, read);
   if (options.validationData !== undefined) {
     const validation = await readDataset(options.validationData, read);

@@ -47,6 +47,7 @@ export const CompressOptionsSchema = z.object({
   rank: z.union([z.string(), z.number(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]).optional(),
   energy: z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]').optional(),
   layers: z.string().optional(),
+  inputShape: z.union([z.string(), z.array(z.number())]).optional(),
   data: z.string().min(1).optional(),
   validationData: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
@@ -64,7 +65,9 @@ export const CompressOptionsSchema = z.object({
 export type CompressInput = z.input<typeof CompressOptionsSchema>;
 
 /** Options after validation, with defaults filled in and the rank parsed. */
-export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy'> {
+export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape'> {
+  /** Sizes for the model's open input dimensions (one input), without the batch dimension. */
+  inputShape?: number[];
   rank: RankSpec;
   out: string;
   backend: BackendChoice;
@@ -80,7 +83,8 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
   const o = parsed.data;
   const rank = rankSpec(o.rank, o.energy);
   if (o.epochs > 0 && o.data === undefined && !o.dryRun) throw new UsageError('fine-tuning needs --data (or use --epochs 0 to factorize only)');
-  return { ...o, rank, out: o.out ?? defaultOut(o.model) };
+  const { inputShape, ...rest } = o;
+  return { ...rest, rank, out: o.out ?? defaultOut(o.model), ...(inputShape !== undefined ? { inputShape: parseShape(inputShape) } : {}) };
 }
 
 /** `<model folder>-lowrank`, beside the model's folder. */
@@ -95,4 +99,14 @@ export function rankSpec(rank: string | number | RankSpec | undefined, energy: n
   if (energy !== undefined) return { kind: 'energy', fraction: energy };
   if (rank === undefined) throw new UsageError('say how far to compress: --rank N, --rank name=k,... or --energy F');
   return typeof rank === 'object' ? rank : parseRank(String(rank));
+}
+
+/** `--input-shape 64,64,3` (or an array) as positive integers. */
+export function parseShape(value: string | readonly number[]): number[] {
+  const parts = typeof value === 'string' ? value.split(/[,x×]/).map((p) => p.trim()) : value.map(String);
+  const dims = parts.map(Number);
+  if (dims.length === 0 || dims.some((d, i) => parts[i] === '' || !Number.isSafeInteger(d) || d < 1)) {
+    throw new UsageError(`--input-shape must be positive integers separated by commas, like 64,64,3 (got "${String(value)}")`);
+  }
+  return dims;
 }

@@ -16,6 +16,7 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
     model,
     ...(opts['rank'] !== undefined ? { rank: String(opts['rank']) } : {}),
     ...(opts['energy'] !== undefined ? { energy: number(opts['energy']) } : {}),
+    ...(opts['inputShape'] !== undefined ? { inputShape: String(opts['inputShape']) } : {}),
     ...(opts['layers'] !== undefined ? { layers: String(opts['layers']) } : {}),
     ...(opts['data'] !== undefined ? { data: String(opts['data']) } : {}),
     ...(opts['validationData'] !== undefined ? { validationData: String(opts['validationData']) } : {}),

@@ -7,6 +7,7 @@ import { LowrankError, formatError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { runCompress } from './compress.js';
 import { runReport } from './report.js';
+import { runInspect } from './inspect.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
 
@@ -29,6 +30,7 @@ function program(): Command {
     .option('-d, --data <file>', 'dataset for fine-tuning and evaluation (.csv, .tsv, .jsonl, .json)')
     .option('--validation-data <file>', 'evaluate on this file instead of a split of --data')
     .option('--label <column>', 'CSV label column: header name or index (default: last column; "none" for no labels)')
+    .option('--input-shape <dims>', 'sizes for open input dimensions, e.g. 64,64,3 for an image model of any size')
     .option('-o, --out <dir>', 'output folder (default: <model folder>-lowrank)')
     .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only', '3')
     .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
@@ -43,6 +45,18 @@ function program(): Command {
     .option('--no-color', 'no colour')
     .action(async (model: string, opts: Record<string, unknown>) => {
       process.exitCode = await runCompress(model, opts);
+    });
+
+  cli
+    .command('inspect')
+    .description('list a model\'s layers, and for each factorizable one the ranks for 90/95/99% energy and what they save')
+    .argument('<model>', 'path to model.json')
+    .option('--layers <patterns>', 'only these layers in the rank table (globs, comma-separated, !pattern excludes)')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node', 'wasm', 'cpu']).default('auto'))
+    .option('--json', 'print as JSON')
+    .option('--no-color', 'no colour')
+    .action(async (model: string, opts: Record<string, unknown>) => {
+      process.exitCode = await runInspect(model, opts);
     });
 
   cli

@@ -103,10 +103,11 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec, sele
     if (requested === undefined) {
       entry.reason = 'not selected';
     } else if (requested > useful) {
-      const why = spec.kind === 'energy' ? `${formatShare(spec.fraction)} energy needs rank ${requested}, which` : `rank ${requested}`;
       entry.reason = useful === 0
         ? `a ${m}×${n} kernel cannot be made smaller by factorizing`
-        : `${why} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
+        : spec.kind === 'energy'
+          ? `${formatShare(spec.fraction)} energy needs rank ${requested} (largest useful rank: ${useful})`
+          : `rank ${requested} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
     } else {
       entry.rank = requested;
       // Factorizing swaps the m·n kernel for k·(m+n) numbers; every other weight (bias) is kept.

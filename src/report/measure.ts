@@ -3,6 +3,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { tf } from '../tf.js';
+import { modelInput, type InputShapes } from '../train/tensors.js';
 
 /** Bytes of the shards as stored, and after gzip (level 6, what web servers use). */
 export function measureBytes(shards: Iterable<Uint8Array>): { weightBytes: number; gzipBytes: number } {
@@ -18,17 +19,18 @@ export function measureBytes(shards: Iterable<Uint8Array>): { weightBytes: numbe
  */
 export async function medianPredictMs(
   model: tf.LayersModel,
-  shape: readonly number[],
+  shapes: InputShapes,
   batchSize: number,
   runs = 15,
   budgetMs = 3000,
 ): Promise<{ ms: number; runs: number }> {
-  const input = tf.randomUniform([batchSize, ...shape], 0, 1, 'float32', 1);
+  const inputs = shapes.map((shape, i) => tf.randomUniform([batchSize, ...shape], 0, 1, 'float32', i + 1));
   const once = async (): Promise<number> => {
     const started = performance.now();
-    const out = model.predict(input) as tf.Tensor;
-    await out.data();
-    out.dispose();
+    const out = model.predict(modelInput(inputs));
+    const outputs = Array.isArray(out) ? out : [out];
+    for (const o of outputs) await o.data();
+    tf.dispose(outputs);
     return performance.now() - started;
   };
   await once();
@@ -40,7 +42,7 @@ export async function medianPredictMs(
     times.push(t);
     spent += t;
   }
-  input.dispose();
+  tf.dispose(inputs);
   times.sort((a, b) => a - b);
   const mid = times.length >> 1;
   const ms = times.length % 2 === 1 ? (times[mid] as number) : ((times[mid - 1] as number) + (times[mid] as number)) / 2;

@@ -4,7 +4,7 @@
 import { tf } from '../tf.js';
 import type { Dataset } from './dataset.js';
 import { isClassification, meanLoss, type LossKind } from './loss.js';
-import { labelTensor, predictAll } from './tensors.js';
+import { labelTensor, predictAll, type InputShapes } from './tensors.js';
 
 /** What one model scored on the held-out samples. */
 export interface Metrics {
@@ -71,9 +71,9 @@ export function evaluateModel(
   model: tf.LayersModel,
   kind: LossKind,
   ds: Dataset,
-  shape: readonly number[],
+  shapes: InputShapes,
   reference?: tf.Tensor,
 ): { metrics: Metrics; predictions: tf.Tensor } {
-  const predictions = predictAll(model, ds, shape);
+  const predictions = predictAll(model, ds, shapes);
   return { metrics: scorePredictions(kind, ds, predictions, reference), predictions };
 }

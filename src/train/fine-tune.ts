@@ -6,7 +6,7 @@ import { tf } from '../tf.js';
 import type { Dataset } from './dataset.js';
 import { meanLoss, TFJS_LOSS, type LossKind } from './loss.js';
 import { createRng } from './random.js';
-import { featureTensor, labelTensor, predictAll } from './tensors.js';
+import { featureTensors, labelTensor, modelInput, predictAll, type InputShapes } from './tensors.js';
 
 export interface FineTuneOptions {
   loss: LossKind;
@@ -14,8 +14,8 @@ export interface FineTuneOptions {
   batchSize: number;
   learningRate: number;
   seed: number;
-  /** Input shape without the batch dimension. */
-  shape: readonly number[];
+  /** Input shapes without the batch dimension. */
+  shapes: InputShapes;
   onEvent?: (event: TrainEvent) => void;
 }
 
@@ -45,7 +45,7 @@ export async function fineTune(model: tf.LayersModel, train: Dataset, validation
 }
 
 async function trainEpochs(model: tf.LayersModel, train: Dataset, validation: Dataset | undefined, options: FineTuneOptions): Promise<EpochRecord[]> {
-  const { epochs, batchSize, shape } = options;
+  const { epochs, batchSize, shapes } = options;
   const rng = createRng(options.seed);
   const batches = Math.ceil(train.count / batchSize);
   const history: EpochRecord[] = [];
@@ -55,10 +55,10 @@ async function trainEpochs(model: tf.LayersModel, train: Dataset, validation: Da
     let lossSum = 0;
     for (let b = 0; b < batches; b++) {
       const indices = order.subarray(b * batchSize, Math.min(train.count, (b + 1) * batchSize));
-      const xs = featureTensor(train, shape, indices);
+      const xs = featureTensors(train, shapes, indices);
       const ys = labelTensor(train, indices);
-      const result = await model.trainOnBatch(xs, ys);
-      tf.dispose([xs, ys]);
+      const result = await model.trainOnBatch(modelInput(xs), ys);
+      tf.dispose([...xs, ys]);
       const loss = Array.isArray(result) ? (result[0] as number) : result;
       lossSum += loss * indices.length;
       options.onEvent?.({ status: 'batch', epoch, epochs, batch: b + 1, batches, loss });
@@ -66,7 +66,7 @@ async function trainEpochs(model: tf.LayersModel, train: Dataset, validation: Da
     const seconds = (performance.now() - started) / 1000;
     const record: EpochRecord = { epoch, loss: lossSum / train.count, samplesPerSecond: train.count / seconds };
     if (validation !== undefined && validation.count > 0 && validation.y !== undefined) {
-      const predictions = predictAll(model, validation, shape);
+      const predictions = predictAll(model, validation, shapes);
       const labels = labelTensor(validation);
       record.validationLoss = meanLoss(options.loss, labels, predictions);
       tf.dispose([predictions, labels]);

@@ -1,0 +1,98 @@
+/**
+ * `inspect()`: what a model holds, layer by layer, and what factorizing each weight-heavy layer at the
+ * ranks for 90/95/99% of its spectrum's energy would save. Reads and decomposes; writes nothing.
+ */
+import path from 'node:path';
+import { layerFilter, planModel, rankForEnergy, type PlanEntry } from './factorize/index.js';
+import { liveLayer } from './factorize/index.js';
+import { readTopology, siteKey, walkLayers } from './graph/topology.js';
+import { loadModel } from './io/index.js';
+import { initBackend, tf, type BackendChoice } from './tf.js';
+
+/** The energy shares inspect reports ranks for. */
+export const INSPECT_ENERGIES = [0.9, 0.95, 0.99] as const;
+
+/** What factorizing one layer at one energy share would give. */
+export interface EnergyOption {
+  energy: number;
+  rank: number;
+  /** Params of the layer at that rank, or null when that rank saves nothing (k > max useful rank). */
+  paramsAfter: number | null;
+}
+
+export interface InspectedLayer {
+  name: string;
+  className: string;
+  outputShape: Array<number | null> | Array<Array<number | null>>;
+  params: number;
+  /** Bytes of the layer's weights as stored in the shards (quantized where they are). */
+  bytes: number;
+  factorization?: {
+    m: number;
+    n: number;
+    maxUsefulRank: number;
+    options: EnergyOption[];
+  };
+}
+
+export interface InspectReport {
+  path: string;
+  backend: string;
+  params: number;
+  weightBytes: number;
+  layers: InspectedLayer[];
+  /** Params of the whole model if every layer were factorized at each energy share where it helps. */
+  totals: Array<{ energy: number; params: number }>;
+}
+
+export async function inspect(modelPath: string, options: { backend?: BackendChoice; layers?: string } = {}): Promise<InspectReport> {
+  const backend = await initBackend(options.backend ?? 'auto');
+  const { stored, model } = await loadModel(modelPath);
+  try {
+    const bytesByWeight = new Map(stored.weights.map((w) => [w.entry.name, w.bytes.byteLength]));
+    // Rank 1 for every layer: only the spectra and shapes of the plan are used here.
+    const plan = planModel(modelPath, stored.json.modelTopology, model, { kind: 'fixed', rank: 1 }, layerFilter(options.layers));
+    const planned = new Map<string, PlanEntry>(plan.entries.map((e) => [e.name, e]));
+    const layers: InspectedLayer[] = walkLayers(modelPath, readTopology(modelPath, stored.json.modelTopology)).map(({ path: sitePath, json }) => {
+      const name = siteKey(sitePath);
+      const layer = liveLayer(model, sitePath);
+      const params = layer.countParams();
+      const bytes = layer.weights.reduce((sum, w) => sum + (bytesByWeight.get(w.originalName) ?? 0), 0);
+      const entry = planned.get(name);
+      const inspected: InspectedLayer = { name, className: json.class_name, outputShape: layer.outputShape as InspectedLayer['outputShape'], params, bytes };
+      if (entry !== undefined) {
+        inspected.factorization = {
+          m: entry.m,
+          n: entry.n,
+          maxUsefulRank: entry.maxUsefulRank,
+          options: INSPECT_ENERGIES.map((energy) => {
+            const rank = rankForEnergy(entry.singularValues, energy);
+            const paramsAfter = rank <= entry.maxUsefulRank ? params - entry.m * entry.n + rank * (entry.m + entry.n) : null;
+            return { energy, rank, paramsAfter };
+          }),
+        };
+      }
+      return inspected;
+    });
+    const totalParams = model.countParams();
+    const totals = INSPECT_ENERGIES.map((energy, i) => ({
+      energy,
+      params: layers.reduce((sum, l) => {
+        const after = l.factorization?.options[i]?.paramsAfter;
+        return sum - (after === null || after === undefined ? 0 : l.params - after);
+      }, totalParams),
+    }));
+    return {
+      path: path.resolve(modelPath),
+      backend,
+      params: totalParams,
+      weightBytes: stored.weights.reduce((sum, w) => sum + w.bytes.byteLength, 0),
+      layers,
+      totals,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+export { tf };

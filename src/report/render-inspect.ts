@@ -1,0 +1,48 @@
+/**
+ * `lowrank inspect` for a person: the layers, then what each energy share would save.
+ */
+import type { ChalkInstance } from 'chalk';
+import path from 'node:path';
+import type { InspectReport } from '../inspect.js';
+import { table } from './render-text.js';
+
+const int = (n: number): string => n.toLocaleString('en-US');
+
+function shape(s: InspectReport['layers'][number]['outputShape']): string {
+  const one = (dims: Array<number | null>): string => `[${dims.map((d) => (d === null ? '?' : String(d))).join(',')}]`;
+  return Array.isArray(s[0]) ? (s as Array<Array<number | null>>).map(one).join(' ') : one(s as Array<number | null>);
+}
+
+export function renderInspect(r: InspectReport, c: ChalkInstance, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, r.path);
+  const lines = [
+    c.bold(rel.startsWith('..') ? r.path : rel) + c.dim(` · ${int(r.params)} params · ${int(r.weightBytes)} weight bytes · backend ${r.backend}`),
+    '',
+  ];
+  const rows = [[c.bold('layer'), c.bold('class'), c.bold('output'), c.bold('params'), c.bold('bytes')]];
+  for (const l of r.layers) rows.push([l.name, l.className, shape(l.outputShape), l.params === 0 ? c.dim('0') : int(l.params), l.bytes === 0 ? c.dim('0') : int(l.bytes)]);
+  lines.push(...table(rows, 'lllrr'));
+
+  const factorizable = r.layers.filter((l) => l.factorization !== undefined);
+  lines.push('');
+  if (factorizable.length === 0) {
+    lines.push(c.dim('no layer lowrank can factorize (Dense, Conv2D, Embedding)'));
+    return lines.join('\n') + '\n';
+  }
+  lines.push(c.dim('rank for a share of Σσ², and the layer\'s params at that rank (— saves nothing)'));
+  const head = [c.bold('layer'), c.bold('matrix'), c.bold('max'), ...r.totals.map((t) => c.bold(`${t.energy * 100}%`)), ''];
+  const frows = [head];
+  for (const l of factorizable) {
+    const f = l.factorization!;
+    frows.push([
+      l.name,
+      `${f.m}×${f.n}`,
+      String(f.maxUsefulRank),
+      ...f.options.map((o) => (o.paramsAfter === null ? c.dim(`${o.rank}: —`) : `${o.rank}: ${int(o.paramsAfter)}`)),
+      c.dim(`of ${int(l.params)}`),
+    ]);
+  }
+  frows.push([c.bold('model'), '', '', ...r.totals.map((t) => c.bold(int(t.params))), c.dim(`of ${int(r.params)}`)]);
+  lines.push(...table(frows, 'llrrrrl'));
+  return lines.join('\n') + '\n';
+}
