@@ -59,8 +59,8 @@ export async function inspect(modelPath: string, options: { backend?: BackendCho
       const params = layer.countParams();
       const bytes = layer.weights.reduce((sum, w) => sum + (bytesByWeight.get(w.originalName) ?? 0), 0);
       const entry = planned.get(name);
-      const inspected: InspectedLayer = { name, className: json.class_name, outputShape: layer.outputShape as InspectedLayer['outputShape'], params, bytes };
-      if (entry !== undefined) {
+      const inspected: InspectedLayer = { name, className: json.class_name, outputShape: outputShape(layer), params, bytes };
+      if (entry !== undefined && entry.reason !== 'not selected') {
         inspected.factorization = {
           m: entry.m,
           n: entry.n,
@@ -92,6 +92,18 @@ export async function inspect(modelPath: string, options: { backend?: BackendCho
     };
   } finally {
     model.dispose();
+  }
+}
+
+/**
+ * A layer's output shape; a layer called at several sites with different shapes has no single one
+ * (tfjs throws), so give one per call site.
+ */
+function outputShape(layer: tf.layers.Layer): InspectedLayer['outputShape'] {
+  try {
+    return layer.outputShape as InspectedLayer['outputShape'];
+  } catch {
+    return layer.inboundNodes.map((node) => node.outputShapes as Array<number | null>);
   }
 }
 

@@ -2,12 +2,21 @@
  * Shared test helpers: fixture paths, seeded random matrices, small dense linear algebra in float64,
  * temporary folders and byte-level snapshots of model folders.
  */
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { createRng } from '../src/train/random.js';
+import { initBackend, tf } from '../src/tf.js';
+import { loadModel, saveModel, type OpenedModel } from '../src/io/index.js';
+import { chosen, liveLayer, truncate, type Plan } from '../src/factorize/index.js';
+
+const runFile = promisify(execFile);
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = path.join(ROOT, 'fixtures');
@@ -115,4 +124,152 @@ export function argmaxRows(values: ArrayLike<number>, cols: number): Int32Array 
     out[r] = best;
   }
   return out;
+}
+
+/** Row-major m×n float32 matrix of exact rank r: (A[m×r] · B[r×n]) with seeded normal factors. */
+export function rankMatrix(m: number, n: number, r: number, seed: number, scale = 0.5): Float32Array {
+  return Float32Array.from(matmul(randomFloat32(m * r, seed, scale), randomFloat32(r * n, seed + 1, scale), m, r, n));
+}
+
+/** Set a live layer's weights from plain arrays (shapes from the layer's current weights). */
+export function setWeightValues(layer: tf.layers.Layer, values: ReadonlyArray<Float32Array>): void {
+  const current = layer.getWeights();
+  if (current.length !== values.length) throw new Error(`${layer.name} has ${current.length} weights, got ${values.length}`);
+  const tensors = values.map((v, i) => tf.tensor(v, (current[i] as tf.Tensor).shape, 'float32'));
+  layer.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+/** Save a live model with lowrank's saveModel into `dir`, then load it back as a user's model would be. */
+export async function saveAndLoad(model: tf.LayersModel, dir: string): Promise<{ file: string; opened: OpenedModel }> {
+  await saveModel(model, dir);
+  const file = path.join(dir, 'model.json');
+  return { file, opened: await loadModel(file) };
+}
+
+/** Load a model folder with plain tfjs only (tf.io.fromMemory over the files' bytes): no lowrank code. */
+export async function stockLoad(dir: string): Promise<tf.LayersModel> {
+  const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as {
+    modelTopology: object;
+    weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+  };
+  const buffers: ArrayBuffer[] = [];
+  for (const group of json.weightsManifest) {
+    for (const p of group.paths) {
+      const b = await readFile(path.join(dir, p));
+      buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+    }
+  }
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData: tf.io.concatenateArrayBuffers(buffers),
+    }),
+  );
+}
+
+/** model.predict as plain arrays, one per output. Inputs are not disposed. */
+export function predictArrays(model: tf.LayersModel, inputs: tf.Tensor | tf.Tensor[]): Float32Array[] {
+  const out = model.predict(inputs);
+  const list = Array.isArray(out) ? out : [out];
+  const values = list.map((t) => Float32Array.from(t.dataSync()));
+  tf.dispose(list);
+  return values;
+}
+
+/** max |a − b| over every output of two predictions. */
+export function maxAbsDiffAll(a: readonly Float32Array[], b: readonly Float32Array[]): number {
+  if (a.length !== b.length) throw new Error(`${a.length} outputs vs ${b.length}`);
+  return a.reduce((worst, x, i) => Math.max(worst, maxAbsDiff(x, b[i] as Float32Array)), 0);
+}
+
+/** The rank-k reconstruction A·B of a chosen plan entry's kernel, as float32 row-major m×n. */
+export function reconstructedKernel(plan: Plan, name: string): Float32Array {
+  const e = plan.entries.find((x) => x.name === name);
+  const d = plan.decompositions.get(name);
+  if (e === undefined || d === undefined || e.rank === null) throw new Error(`${name} is not chosen in the plan`);
+  const f = truncate(d, e.rank);
+  return Float32Array.from(matmul(f.a, f.b, e.m, e.rank, e.n));
+}
+
+/**
+ * Replace each chosen layer's kernel (its first weight, any class) in `model` by its rank-k
+ * reconstruction, reshaped to the kernel's shape; other weights (bias) are kept. Plan names are paths
+ * (`outer/inner`), resolved with liveLayer.
+ */
+export function setReconstructedKernels(model: tf.LayersModel, plan: Plan): void {
+  for (const e of chosen(plan)) {
+    const layer = liveLayer(model, e.name.split('/'));
+    const values: Float32Array[] = layer.getWeights().map((t) => Float32Array.from(t.dataSync()));
+    values[0] = reconstructedKernel(plan, e.name);
+    setWeightValues(layer, values);
+  }
+}
+
+/**
+ * A row-major m×n float32 matrix with exactly the singular values `s` (at most min(m, n) of them):
+ * W = U·diag(s)·Vᵀ where U and V are seeded signed permutations, so W has one ±s_c per used row and
+ * column and its spectrum is known exactly.
+ */
+export function spectrumMatrix(m: number, n: number, s: readonly number[], seed: number): Float32Array {
+  if (s.length > Math.min(m, n)) throw new Error(`${s.length} singular values for ${m}×${n}`);
+  const rng = createRng(seed);
+  const shuffle = (count: number): number[] => {
+    const p = [...Array(count).keys()];
+    for (let i = count - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [p[i], p[j]] = [p[j] as number, p[i] as number];
+    }
+    return p;
+  };
+  const rows = shuffle(m);
+  const cols = shuffle(n);
+  const w = new Float32Array(m * n);
+  s.forEach((value, c) => {
+    const sign = rng.next() < 0.5 ? -1 : 1;
+    w[(rows[c] as number) * n + (cols[c] as number)] = sign * value;
+  });
+  return w;
+}
+
+/** What a run of the built CLI printed and returned. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built CLI (bin/lowrank.js) as a user does: from the repository root, with NO_COLOR=1. */
+export async function runCli(...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await runFile(process.execPath, [path.join(ROOT, 'bin', 'lowrank.js'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+      maxBuffer: 64 << 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/**
+ * Register before/after hooks for a test file: the wasm backend, a temp folder (removed after), and a
+ * check that the file disposed every tensor it made. Returns a getter for the folder.
+ */
+export function useTempDirAndLeakCheck(): () => string {
+  let dir = '';
+  let tensorsAtStart = 0;
+  before(async () => {
+    await initBackend('wasm');
+    dir = await makeTempDir();
+    tensorsAtStart = tf.memory().numTensors;
+  });
+  after(async () => {
+    await removeTempDir(dir);
+    assert.equal(tf.memory().numTensors, tensorsAtStart, 'tensors leaked');
+  });
+  return () => dir;
 }

@@ -67,7 +67,7 @@ export function layerFilter(patterns: string | undefined): (name: string) => boo
     new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
   const parts = patterns.split(',').map((p) => p.trim()).filter(Boolean);
   const include = parts.filter((p) => !p.startsWith('!')).map(toRegExp);
-  const exclude = parts.filter((p) => p.startsWith('!')).map((p) => toRegExp(p.slice(1)));
+  const exclude = parts.filter((p) => p.startsWith('!')).map((p) => toRegExp(p.slice(1).trim()));
   return (name) => !exclude.some((r) => r.test(name)) && (include.length === 0 || include.some((r) => r.test(name)));
 }
 
@@ -90,19 +90,17 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec, sele
     const { values, m, n } = factorizer.matrix(layer.weights);
     const paramsBefore = layer.weights.reduce((sum, w) => sum + w.values.length, 0);
     const useful = maxUsefulRank(m, n);
-    const d = svd(values, m, n);
-    const requested = !selected(name)
-      ? undefined
-      : spec.kind === 'fixed'
-        ? spec.rank
-        : spec.kind === 'energy'
-          ? rankForEnergy(d.s, spec.fraction)
-          : spec.ranks.get(name);
-    const singularValues = Array.from(d.s);
-    const entry: PlanEntry = { name, className: layer.json.class_name, m, n, paramsBefore, paramsAfter: paramsBefore, maxUsefulRank: useful, rank: null, singularValues };
-    if (requested === undefined) {
+    const entry: PlanEntry = { name, className: layer.json.class_name, m, n, paramsBefore, paramsAfter: paramsBefore, maxUsefulRank: useful, rank: null, singularValues: [] };
+    entries.push(entry);
+    if (!selected(name) || (spec.kind === 'per-layer' && !spec.ranks.has(name))) {
+      // Not asked for: no decomposition either, which is most of the planning time on big models.
       entry.reason = 'not selected';
-    } else if (requested > useful) {
+      continue;
+    }
+    const d = svd(values, m, n);
+    entry.singularValues = Array.from(d.s);
+    const requested = spec.kind === 'fixed' ? spec.rank : spec.kind === 'energy' ? rankForEnergy(d.s, spec.fraction) : (spec.ranks.get(name) as number);
+    if (requested > useful) {
       entry.reason = useful === 0
         ? `a ${m}×${n} kernel cannot be made smaller by factorizing`
         : spec.kind === 'energy'
@@ -116,7 +114,6 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec, sele
       entry.relativeError = relativeError(d.s, requested);
       decompositions.set(name, d);
     }
-    entries.push(entry);
   }
   return { entries, decompositions };
 }

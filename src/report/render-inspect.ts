@@ -16,7 +16,8 @@ function shape(s: InspectReport['layers'][number]['outputShape']): string {
 export function renderInspect(r: InspectReport, c: ChalkInstance, cwd = process.cwd()): string {
   const rel = path.relative(cwd, r.path);
   const lines = [
-    c.bold(rel.startsWith('..') ? r.path : rel) + c.dim(` · ${int(r.params)} params · ${int(r.weightBytes)} weight bytes · backend ${r.backend}`),
+    c.bold(rel.startsWith('..') ? r.path : rel),
+    c.dim(`${int(r.params)} params · ${int(r.weightBytes)} weight bytes · backend ${r.backend}`),
     '',
   ];
   const rows = [[c.bold('layer'), c.bold('class'), c.bold('output'), c.bold('params'), c.bold('bytes')]];

@@ -11,29 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ReportSchema, type CompressionReport } from '../../src/report/schema.js';
+import { runCli, type CliResult } from '../helpers.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/lowrank.js');
 const model = path.join(root, 'fixtures/digits-mlp/model.json');
 const train = path.join(root, 'fixtures/digits/train.csv');
 const test = path.join(root, 'fixtures/digits/test.csv');
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function lowrank(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 async function hashTree(dir: string): Promise<string> {
   const hash = createHash('sha256');
@@ -42,7 +27,7 @@ async function hashTree(dir: string): Promise<string> {
 }
 
 /** A usage/input error: exit 2, one line on stderr naming the problem, no stack trace. */
-function assertRefused(r: Result, pattern: RegExp): void {
+function assertRefused(r: CliResult, pattern: RegExp): void {
   assert.equal(r.code, 2, `expected exit 2, got ${r.code}: ${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${r.stderr}`);
@@ -61,14 +46,14 @@ after(async () => {
 
 describe('lowrank compress on the digits fixture', () => {
   let out: string;
-  let result: Result;
+  let result: CliResult;
   let report: CompressionReport;
   let inputHash: string;
 
   before(async () => {
     out = path.join(tmp, 'digits-out');
     inputHash = await hashTree(path.dirname(model));
-    result = await lowrank('compress', model, '--rank', '16', '--data', train, '--validation-data', test, '--epochs', '10', '--out', out);
+    result = await runCli('compress', model, '--rank', '16', '--data', train, '--validation-data', test, '--epochs', '10', '--out', out);
     report = ReportSchema.parse(JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')));
   });
 
@@ -112,22 +97,22 @@ describe('lowrank compress on the digits fixture', () => {
   });
 
   it('prints the stored report again with `lowrank report`, as text and as JSON', async () => {
-    const text = await lowrank('report', out);
+    const text = await runCli('report', out);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /dense_2\s+Dense\s+256×128\s+16/);
-    const json = await lowrank('report', path.join(out, 'report.json'), '--json');
+    const json = await runCli('report', path.join(out, 'report.json'), '--json');
     assert.deepEqual(ReportSchema.parse(JSON.parse(json.stdout)), report);
   });
 
   it('refuses to overwrite the non-empty output without --force, leaving it as it was', async () => {
     const before = await hashTree(out);
-    const r = await lowrank('compress', model, '--rank', '8', '--epochs', '0', '--out', out);
+    const r = await runCli('compress', model, '--rank', '8', '--epochs', '0', '--out', out);
     assertRefused(r, /not empty.*--force/);
     assert.equal(await hashTree(out), before);
   });
 
   it('replaces it with --force, leaving no temporary folder behind', async () => {
-    const r = await lowrank('compress', model, '--rank', '8', '--epochs', '0', '--out', out, '--force', '--json');
+    const r = await runCli('compress', model, '--rank', '8', '--epochs', '0', '--out', out, '--force', '--json');
     assert.equal(r.code, 0, r.stderr);
     const json = ReportSchema.parse(JSON.parse(r.stdout));
     assert.equal(json.options.rank, '8');
@@ -165,7 +150,7 @@ describe('lowrank compress refuses bad input with exit 2 and writes nothing', ()
   for (const [name, args, pattern] of cases) {
     it(name, async () => {
       const out = path.join(tmp, `refused-${name.replace(/\W+/g, '-')}`);
-      const r = await lowrank(...args(), '--out', out);
+      const r = await runCli(...args(), '--out', out);
       assertRefused(r, pattern);
       assert.equal(existsSync(out), false, 'nothing written');
     });
@@ -173,7 +158,7 @@ describe('lowrank compress refuses bad input with exit 2 and writes nothing', ()
 
   it('a dry run prints the plan and writes nothing', async () => {
     const out = path.join(tmp, 'dry');
-    const r = await lowrank('compress', model, '--rank', '16', '--dry-run', '--epochs', '0', '--out', out);
+    const r = await runCli('compress', model, '--rank', '16', '--dry-run', '--epochs', '0', '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /dense_1\s+Dense\s+64×256\s+51\s+16\s+16,640 →\s+5,376/);
     assert.match(r.stdout, /nothing written/);
@@ -182,7 +167,7 @@ describe('lowrank compress refuses bad input with exit 2 and writes nothing', ()
 
   it('`lowrank report` on a folder without report.json is exit 2', async () => {
     await mkdir(path.join(tmp, 'empty'), { recursive: true });
-    const r = await lowrank('report', path.join(tmp, 'empty'));
+    const r = await runCli('report', path.join(tmp, 'empty'));
     assertRefused(r, /report\.json: no report\.json here/);
   });
 
@@ -192,7 +177,7 @@ describe('lowrank compress refuses bad input with exit 2 and writes nothing', ()
     const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
     json.weightsManifest[0].paths = ['../../etc/passwd'];
     await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
-    const r = await lowrank('compress', path.join(dir, 'model.json'), '--rank', '4', '--epochs', '0', '--out', path.join(tmp, 'escape-out'));
+    const r = await runCli('compress', path.join(dir, 'model.json'), '--rank', '4', '--epochs', '0', '--out', path.join(tmp, 'escape-out'));
     assertRefused(r, /weight path "\.\.\/\.\.\/etc\/passwd" leaves the model's folder/);
   });
 });
