@@ -3,9 +3,9 @@
  * and the files it wrote; never prints, never exits. Progress goes to the `onEvent` listener.
  */
 import path from 'node:path';
-import { DatasetError, NothingToDoError } from './errors.js';
+import { DatasetError, NothingToDoError, UsageError } from './errors.js';
 import { factorizableClasses } from './factorize/registry.js';
-import { chosen, layerFilter, planModel, applyPlan, type Plan } from './factorize/index.js';
+import { chosen, layerFilter, planModel, applyPlan, type FactorizedModel, type Plan } from './factorize/index.js';
 import { loadModel, modelFiles, modelFolderFiles, writeFolderAtomically, checkOutputFree } from './io/index.js';
 import { formatRank, resolveCompressOptions, type CompressInput, type CompressOptions } from './options.js';
 import { measureBytes, medianPredictMs } from './report/measure.js';
@@ -13,8 +13,8 @@ import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport, type Layer
 import { initBackend, tf } from './tf.js';
 import { readDataset, splitDataset, type Dataset } from './train/dataset.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
-import { fineTune, type EpochRecord, type TrainEvent } from './train/fine-tune.js';
-import { chooseLoss, type LossKind } from './train/loss.js';
+import { fineTune, type FineTuneResult, type TrainEvent } from './train/fine-tune.js';
+import { chooseLoss, type LossKind, type Objective } from './train/loss.js';
 import { featureSize, inputShapes, requireInputShapes, type InputShapes } from './train/tensors.js';
 import { VERSION } from './version.js';
 
@@ -42,155 +42,180 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
 
   // Load, read and plan before saying anything: bad input then fails with its one-line error alone.
   const { stored, model: original } = await loadModel(options.model);
-  const shapes = options.data === undefined ? inputShapes(original, options.inputShape) : requireInputShapes(original, options.data, options.inputShape);
-  const data = shapes === null ? undefined : await readData(options, featureSize(shapes));
-  let loss: LossKind | null = null;
-  if (data !== undefined) {
-    if (original.outputs.length !== 1) {
-      throw new DatasetError(data.all.file, `the model has ${original.outputs.length} outputs; fine-tuning from a dataset needs a model with one output (use --epochs 0 to factorize only)`);
+  let factorized: FactorizedModel | undefined;
+  // Every exit, thrown or returned, frees both models' weights.
+  try {
+    const shapes = options.data === undefined ? inputShapes(original, options.inputShape) : requireInputShapes(original, options.data, options.inputShape);
+    const data = shapes === null ? undefined : await readData(options, featureSize(shapes));
+    let loss: LossKind | null = null;
+    let objective: Objective | null = null;
+    if (data !== undefined) {
+      if (original.outputs.length !== 1) {
+        throw new DatasetError(data.all.file, `the model has ${original.outputs.length} outputs; fine-tuning from a dataset needs a model with one output (use --epochs 0 to factorize only)`);
+      }
+      const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
+      loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.all.labelSize, outputSize);
+      checkLabels(data.all, loss, outputSize);
+      if (data.validation !== data.all) checkLabels(data.validation, loss, outputSize);
+      if (options.epochs > 0) objective = { kind: loss, distill: distillWeight(options, data.train), temperature: options.temperature };
     }
-    const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
-    loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.all.labelSize, outputSize);
-    checkLabels(data.all, loss, outputSize);
-    if (data.validation !== data.all) checkLabels(data.validation, loss, outputSize);
-  }
-  const loadMs = performance.now() - started;
+    const loadMs = performance.now() - started;
 
-  let t = performance.now();
-  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers));
-  if (chosen(plan).length === 0) throw nothingToDo(options, plan);
-  if (options.dryRun) {
-    original.dispose();
-    return { report: null, plan, files: [] };
-  }
-  const samples = data === undefined ? '' : `, ${data.all.count} samples from ${options.data}`;
-  emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params)${samples}` });
-  emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)` });
-  const factorized = await applyPlan(options.model, stored.json.modelTopology, original, plan);
-  const factorizeMs = performance.now() - t;
+    let t = performance.now();
+    const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers));
+    if (chosen(plan).length === 0) throw nothingToDo(options, plan);
+    if (options.dryRun) return { report: null, plan, files: [] };
+    const samples = data === undefined ? '' : `, ${data.all.count} samples from ${options.data}`;
+    emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params)${samples}` });
+    emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)` });
+    factorized = await applyPlan(options.model, stored.json.modelTopology, original, plan);
+    const factorizeMs = performance.now() - t;
 
-  const layers: LayerReport[] = plan.entries.map((e) => ({
-    name: e.name,
-    className: e.className,
-    shape: [e.m, e.n],
-    rank: e.rank,
-    maxUsefulRank: e.maxUsefulRank,
-    paramsBefore: e.paramsBefore,
-    paramsAfter: e.paramsAfter,
-    ...(e.energyKept !== undefined ? { energyKept: e.energyKept } : {}),
-    ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
-    ...(e.reason !== undefined ? { reason: e.reason } : {}),
-    singularValues: e.singularValues,
-  }));
+    const layers: LayerReport[] = plan.entries.map((e) => ({
+      name: e.name,
+      className: e.className,
+      shape: [e.m, e.n],
+      rank: e.rank,
+      maxUsefulRank: e.maxUsefulRank,
+      paramsBefore: e.paramsBefore,
+      paramsAfter: e.paramsAfter,
+      ...(e.energyKept !== undefined ? { energyKept: e.energyKept } : {}),
+      ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
+      ...(e.reason !== undefined ? { reason: e.reason } : {}),
+      singularValues: e.singularValues,
+    }));
 
-  let evaluation: CompressionReport['evaluation'] = null;
-  let training: EpochRecord[] = [];
-  let evaluateMs = 0;
-  let fineTuneMs = 0;
-  if (data !== undefined && loss !== null && shapes !== null) {
-    emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
-    t = performance.now();
-    const base = evaluateModel(original, loss, data.validation, shapes);
-    const before = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
-    before.predictions.dispose();
-    evaluateMs += performance.now() - t;
-    let fineTuned: Metrics | null = null;
-    if (options.epochs > 0 && data.train.y !== undefined) {
-      emit({ status: 'stage', stage: 'fine-tune', message: `fine-tuning ${options.epochs} epoch(s) on ${data.train.count} samples` });
+    let evaluation: CompressionReport['evaluation'] = null;
+    let training: FineTuneResult | null = null;
+    let evaluateMs = 0;
+    let fineTuneMs = 0;
+    if (data !== undefined && loss !== null && shapes !== null) {
+      emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
       t = performance.now();
-      training = await fineTune(factorized.model, data.train, data.validation, {
-        loss,
+      const base = evaluateModel(original, loss, data.validation, shapes);
+      const before = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
+      before.predictions.dispose();
+      evaluateMs += performance.now() - t;
+      let fineTuned: Metrics | null = null;
+      if (objective !== null) {
+        const how = objective.distill === 1 ? ', learning the original model\'s outputs' : objective.distill > 0 ? `, ${objective.distill} of the loss from the original model's outputs` : '';
+        emit({ status: 'stage', stage: 'fine-tune', message: `fine-tuning ${options.epochs} epoch(s) on ${data.train.count} samples${how}` });
+        t = performance.now();
+        training = await fineTune(factorized.model, data.train, data.validation, {
+          objective,
+          epochs: options.epochs,
+          batchSize: options.batchSize,
+          learningRate: options.learningRate,
+          seed: options.seed,
+          shapes,
+          teacher: original,
+          validationTeacher: base.predictions,
+          ...(options.train === 'factors' ? { trainLayers: factorLayerNames(factorized) } : {}),
+          ...(options.patience !== undefined ? { patience: options.patience } : {}),
+          schedule: options.lrSchedule,
+          warmupSteps: options.warmupSteps,
+          onEvent: emit,
+        });
+        fineTuneMs = performance.now() - t;
+        t = performance.now();
+        const after = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
+        after.predictions.dispose();
+        fineTuned = after.metrics;
+        evaluateMs += performance.now() - t;
+      }
+      base.predictions.dispose();
+      evaluation = { original: base.metrics, factorized: before.metrics, fineTuned };
+    }
+
+    emit({ status: 'stage', stage: 'measure', message: 'measuring size and speed' });
+    const files = modelFiles(factorized.model, {
+      originals: stored.weights,
+      base: {
+        ...(stored.json.generatedBy !== undefined ? { generatedBy: stored.json.generatedBy } : {}),
+        ...(stored.json.trainingConfig ? { trainingConfig: stored.json.trainingConfig } : {}),
+        ...(stored.json.userDefinedMetadata ? { userDefinedMetadata: stored.json.userDefinedMetadata } : {}),
+      },
+    });
+    const speed = [];
+    // Without fixed input sizes there is nothing to time: the report says so by an empty list.
+    for (const batchSize of shapes === null ? [] : [1, 32]) {
+      const a = await medianPredictMs(original, shapes as InputShapes, batchSize);
+      const b = await medianPredictMs(factorized.model, shapes as InputShapes, batchSize);
+      speed.push({ batchSize, runs: Math.min(a.runs, b.runs), originalMs: a.ms, outputMs: b.ms });
+    }
+    const factorizableBefore = plan.entries.reduce((s, e) => s + e.paramsBefore, 0);
+    const factorizableAfter = plan.entries.reduce((s, e) => s + e.paramsAfter, 0);
+    const report: CompressionReport = {
+      schemaVersion: REPORT_SCHEMA_VERSION,
+      tool: { name: 'lowrank', version: VERSION },
+      createdAt: new Date().toISOString(),
+      backend,
+      input: {
+        path: path.resolve(options.model),
+        params: original.countParams(),
+        ...measureBytes(stored.weights.map((w) => w.bytes)),
+        factorizableParams: factorizableBefore,
+      },
+      output: {
+        path: path.resolve(options.out),
+        params: factorized.model.countParams(),
+        ...measureBytes(files.shards.values()),
+        factorizableParams: factorizableAfter,
+      },
+      options: {
+        rank: formatRank(options.rank),
+        ...(options.layers !== undefined ? { layers: options.layers } : {}),
         epochs: options.epochs,
         batchSize: options.batchSize,
         learningRate: options.learningRate,
         seed: options.seed,
-        shapes,
-        onEvent: emit,
-      });
-      fineTuneMs = performance.now() - t;
-      t = performance.now();
-      const after = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
-      after.predictions.dispose();
-      fineTuned = after.metrics;
-      evaluateMs += performance.now() - t;
-    }
-    base.predictions.dispose();
-    evaluation = { original: base.metrics, factorized: before.metrics, fineTuned };
-  }
+        validationSplit: options.validationSplit,
+      },
+      layers,
+      data:
+        data === undefined
+          ? null
+          : {
+              path: path.resolve(data.all.file),
+              samples: data.all.count,
+              trainSamples: data.train.count,
+              validationSamples: data.validation.count,
+              ...(options.validationData !== undefined ? { validationPath: path.resolve(options.validationData) } : {}),
+            },
+      loss,
+      evaluation,
+      training:
+        training === null || objective === null
+          ? null
+          : {
+              distill: objective.distill,
+              temperature: objective.temperature,
+              train: options.train,
+              schedule: options.lrSchedule,
+              warmupSteps: options.warmupSteps,
+              ...(options.patience !== undefined ? { patience: options.patience } : {}),
+              bestEpoch: training.bestEpoch,
+              stoppedEarly: training.stoppedEarly,
+              ...(training.initialValidationLoss !== undefined ? { initialValidationLoss: training.initialValidationLoss } : {}),
+              epochs: training.history,
+            },
+      speed,
+      timings: { loadMs, factorizeMs, evaluateMs, fineTuneMs, writeMs: 0, totalMs: 0 },
+    };
 
-  emit({ status: 'stage', stage: 'measure', message: 'measuring size and speed' });
-  const files = modelFiles(factorized.model, {
-    originals: stored.weights,
-    base: {
-      ...(stored.json.generatedBy !== undefined ? { generatedBy: stored.json.generatedBy } : {}),
-      ...(stored.json.trainingConfig ? { trainingConfig: stored.json.trainingConfig } : {}),
-      ...(stored.json.userDefinedMetadata ? { userDefinedMetadata: stored.json.userDefinedMetadata } : {}),
-    },
-  });
-  const speed = [];
-  // Without fixed input sizes there is nothing to time: the report says so by an empty list.
-  for (const batchSize of shapes === null ? [] : [1, 32]) {
-    const a = await medianPredictMs(original, shapes as InputShapes, batchSize);
-    const b = await medianPredictMs(factorized.model, shapes as InputShapes, batchSize);
-    speed.push({ batchSize, runs: Math.min(a.runs, b.runs), originalMs: a.ms, outputMs: b.ms });
+    emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
+    t = performance.now();
+    const folder = modelFolderFiles(files);
+    report.timings.writeMs = performance.now() - t;
+    report.timings.totalMs = performance.now() - started;
+    folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
+    await writeFolderAtomically(options.out, folder, options.force);
+    const written = [...folder.keys()].map((name) => path.resolve(options.out, name));
+    return { report, plan, files: written };
+  } finally {
+    original.dispose();
+    factorized?.model.dispose();
   }
-  const factorizableBefore = plan.entries.reduce((s, e) => s + e.paramsBefore, 0);
-  const factorizableAfter = plan.entries.reduce((s, e) => s + e.paramsAfter, 0);
-  const report: CompressionReport = {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: 'lowrank', version: VERSION },
-    createdAt: new Date().toISOString(),
-    backend,
-    input: {
-      path: path.resolve(options.model),
-      params: original.countParams(),
-      ...measureBytes(stored.weights.map((w) => w.bytes)),
-      factorizableParams: factorizableBefore,
-    },
-    output: {
-      path: path.resolve(options.out),
-      params: factorized.model.countParams(),
-      ...measureBytes(files.shards.values()),
-      factorizableParams: factorizableAfter,
-    },
-    options: {
-      rank: formatRank(options.rank),
-      ...(options.layers !== undefined ? { layers: options.layers } : {}),
-      epochs: options.epochs,
-      batchSize: options.batchSize,
-      learningRate: options.learningRate,
-      seed: options.seed,
-      validationSplit: options.validationSplit,
-    },
-    layers,
-    data:
-      data === undefined
-        ? null
-        : {
-            path: path.resolve(data.all.file),
-            samples: data.all.count,
-            trainSamples: data.train.count,
-            validationSamples: data.validation.count,
-            ...(options.validationData !== undefined ? { validationPath: path.resolve(options.validationData) } : {}),
-          },
-    loss,
-    evaluation,
-    training,
-    speed,
-    timings: { loadMs, factorizeMs, evaluateMs, fineTuneMs, writeMs: 0, totalMs: 0 },
-  };
-
-  emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
-  t = performance.now();
-  const folder = modelFolderFiles(files);
-  report.timings.writeMs = performance.now() - t;
-  report.timings.totalMs = performance.now() - started;
-  folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
-  await writeFolderAtomically(options.out, folder, options.force);
-  const written = [...folder.keys()].map((name) => path.resolve(options.out, name));
-  original.dispose();
-  factorized.model.dispose();
-  return { report, plan, files: written };
 }
 
 interface SplitData {
@@ -201,14 +226,52 @@ interface SplitData {
 
 async function readData(options: CompressOptions, size: number): Promise<SplitData | undefined> {
   if (options.data === undefined) return undefined;
-  const read = { featureSize: size, ...(options.label !== undefined ? { label: options.label } : {}) };
-  const all = await readDataset(options.data, read);
+  const all = await readDataset(options.data, { featureSize: size, ...(options.label !== undefined ? { label: options.label } : {}) });
   if (options.validationData !== undefined) {
-    const validation = await readDataset(options.validationData, read);
-    return { all, train: all, validation };
+    return { all, train: all, validation: await readValidation(options.validationData, size, options.label) };
   }
   const { train, validation } = splitDataset(all, options.validationSplit, options.seed);
   return { all, train, validation };
+}
+
+/**
+ * --validation-data is there to measure, so it may carry labels the training data lacks: unless
+ * --label names a column, a file with one column more than the model's inputs has its label last,
+ * and one with exactly as many has none.
+ */
+async function readValidation(file: string, size: number, label: string | undefined): Promise<Dataset> {
+  if (label !== undefined && label !== 'none') return readDataset(file, { featureSize: size, label });
+  try {
+    return await readDataset(file, { featureSize: size });
+  } catch (err) {
+    if (!(err instanceof DatasetError)) throw err;
+    try {
+      return await readDataset(file, { featureSize: size, label: 'none' });
+    } catch {
+      throw err;
+    }
+  }
+}
+
+/** α of the objective: the user's --distill, else 0 with labels and 1 (pure distillation) without. */
+function distillWeight(options: CompressOptions, train: Dataset): number {
+  if (train.y === undefined) {
+    if (options.distill !== undefined && options.distill < 1) {
+      throw new UsageError(`--distill ${options.distill} mixes in a label loss, but ${train.file} has no labels (omit --distill: without labels lowrank learns the original model's outputs)`);
+    }
+    return 1;
+  }
+  return options.distill ?? 0;
+}
+
+/** The layers that --train factors trains: both layers of every factor pair. */
+function factorLayerNames(factorized: FactorizedModel): Set<string> {
+  const names = new Set<string>();
+  for (const [name, first] of factorized.firstFactors) {
+    names.add(name.split('/').pop() as string);
+    names.add(first);
+  }
+  return names;
 }
 
 function checkLabels(ds: Dataset, loss: LossKind, classes: number): void {

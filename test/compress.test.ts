@@ -49,7 +49,7 @@ describe('compress()', () => {
     assert.ok(report !== null);
     const epochs = events.filter((e) => e.status === 'epoch');
     assert.deepEqual(epochs.map((e) => e.epoch), [1, 2]);
-    assert.equal(report.training.length, 2);
+    assert.equal(report.training?.epochs.length, 2);
     assert.ok(events.some((e) => e.status === 'batch'));
     assert.deepEqual(events.filter((e) => e.status === 'stage').map((e) => e.stage), ['load', 'factorize', 'evaluate', 'fine-tune', 'measure', 'write']);
     assert.deepEqual(files.map((f) => path.basename(f)).sort(), ['group1-shard1of1.bin', 'model.json', 'report.json']);

@@ -118,11 +118,14 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
       lines.push(drop > 2 ? c.yellow(text) : c.green(text));
     }
   }
-  if (report.training.length > 0) {
-    const last = report.training[report.training.length - 1];
-    if (last !== undefined) {
-      lines.push(c.dim(`fine-tuned ${report.training.length} epoch(s), ${int(Math.round(last.samplesPerSecond))} samples/s, ${(report.timings.fineTuneMs / 1000).toFixed(1)} s`));
-    }
+  const t = report.training;
+  if (t !== null && t.epochs.length > 0) {
+    const last = t.epochs[t.epochs.length - 1];
+    const speed = last === undefined ? '' : `, ${int(Math.round(last.samplesPerSecond))} samples/s`;
+    const how = t.distill === 1 ? ' by distillation' : t.distill > 0 ? ` (${t.distill} distillation)` : '';
+    const kept = t.bestEpoch === t.epochs.length ? '' : t.bestEpoch === 0 ? ', kept the factorized weights (no epoch improved)' : `, kept epoch ${t.bestEpoch}`;
+    const early = t.stoppedEarly ? ', stopped early' : '';
+    lines.push(c.dim(`fine-tuned ${t.epochs.length} epoch(s)${how}${speed}, ${(report.timings.fineTuneMs / 1000).toFixed(1)} s${early}${kept}`));
   }
   lines.push(c.dim(`total ${(report.timings.totalMs / 1000).toFixed(1)} s`));
   return lines.join('\n') + '\n';

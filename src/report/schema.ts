@@ -82,9 +82,31 @@ export const ReportSchema = z.object({
       fineTuned: MetricsSchema.nullable(),
     })
     .nullable(),
-  training: z.array(
-    z.object({ epoch: z.number().int().positive(), loss: z.number(), validationLoss: z.number().optional(), samplesPerSecond: z.number() }),
-  ),
+  /** Fine-tuning: what was minimised, how, and each epoch's numbers; null when nothing was trained. */
+  training: z
+    .object({
+      /** Share of the loss taken from the original model's outputs (1: pure distillation). */
+      distill: z.number().min(0).max(1),
+      temperature: z.number().positive(),
+      train: z.enum(['all', 'factors']),
+      schedule: z.enum(['constant', 'cosine', 'linear']),
+      warmupSteps: z.number().int().nonnegative(),
+      patience: z.number().int().positive().optional(),
+      /** The epoch whose weights were kept (0: none beat the factorized model). */
+      bestEpoch: z.number().int().nonnegative(),
+      stoppedEarly: z.boolean(),
+      initialValidationLoss: z.number().optional(),
+      epochs: z.array(
+        z.object({
+          epoch: z.number().int().positive(),
+          loss: z.number(),
+          validationLoss: z.number().optional(),
+          samplesPerSecond: z.number(),
+          learningRate: z.number(),
+        }),
+      ),
+    })
+    .nullable(),
   speed: z.array(SpeedSchema),
   timings: z.object({
     loadMs: z.number(),

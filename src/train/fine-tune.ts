@@ -1,28 +1,46 @@
 /**
- * Fine-tuning: Adam on the training part, our own seeded batch order (tfjs's fit shuffles with
- * Math.random), validation loss after every epoch, typed progress events and no printing.
+ * Fine-tuning: Adam on the training part with our own loop, so that
+ * - the batch order is seeded (tfjs's fit shuffles with Math.random),
+ * - the loss can mix labels with the original model's outputs (distillation),
+ * - only some weights can be trained (the factor layers),
+ * - the learning rate can follow a schedule, and
+ * - the best epoch by validation loss is the one kept.
+ * Emits typed progress events and never prints.
  */
 import { tf } from '../tf.js';
 import type { Dataset } from './dataset.js';
-import { meanLoss, TFJS_LOSS, type LossKind } from './loss.js';
+import { objectiveLoss, type Objective } from './loss.js';
 import { createRng } from './random.js';
 import { featureTensors, labelTensor, modelInput, predictAll, type InputShapes } from './tensors.js';
 
+export type LearningRateSchedule = 'constant' | 'cosine' | 'linear';
+
 export interface FineTuneOptions {
-  loss: LossKind;
+  objective: Objective;
   epochs: number;
   batchSize: number;
   learningRate: number;
   seed: number;
   /** Input shapes without the batch dimension. */
   shapes: InputShapes;
+  /** The original model, whose outputs the student learns when `objective.distill` > 0. */
+  teacher?: tf.LayersModel;
+  /** The teacher's outputs on the validation samples (computed once by the caller). */
+  validationTeacher?: tf.Tensor;
+  /** Names of the layers to train; all trainable layers when omitted. */
+  trainLayers?: ReadonlySet<string>;
+  /** Stop after this many epochs without a better validation loss. */
+  patience?: number;
+  schedule?: LearningRateSchedule;
+  /** Steps over which the learning rate rises linearly from 0 at the start. */
+  warmupSteps?: number;
   onEvent?: (event: TrainEvent) => void;
 }
 
 /** Progress of fine-tuning, tagged by `status` so listeners can switch on it. */
 export type TrainEvent =
-  | { status: 'batch'; epoch: number; epochs: number; batch: number; batches: number; loss: number }
-  | { status: 'epoch'; epoch: number; epochs: number; loss: number; validationLoss?: number; samplesPerSecond: number; seconds: number };
+  | { status: 'batch'; epoch: number; epochs: number; batch: number; batches: number; loss: number; samplesPerSecond: number; etaSeconds: number }
+  | { status: 'epoch'; epoch: number; epochs: number; loss: number; validationLoss?: number; best: boolean; samplesPerSecond: number; seconds: number };
 
 /** One epoch's numbers, as the report keeps them. */
 export interface EpochRecord {
@@ -30,49 +48,159 @@ export interface EpochRecord {
   loss: number;
   validationLoss?: number;
   samplesPerSecond: number;
+  learningRate: number;
 }
 
-/** Train `model` in place; returns the per-epoch history. */
-export async function fineTune(model: tf.LayersModel, train: Dataset, validation: Dataset | undefined, options: FineTuneOptions): Promise<EpochRecord[]> {
-  // We own the optimizer (model.dispose() only frees optimizers compiled from a name): free its slots.
+export interface FineTuneResult {
+  history: EpochRecord[];
+  /** The epoch whose weights the model holds at the end (0: none beat the starting point). */
+  bestEpoch: number;
+  /** Validation loss before the first epoch. */
+  initialValidationLoss?: number;
+  stoppedEarly: boolean;
+}
+
+/** Learning rate at `step` of `total` steps. */
+export function learningRateAt(base: number, step: number, total: number, schedule: LearningRateSchedule, warmupSteps: number): number {
+  if (warmupSteps > 0 && step < warmupSteps) return (base * (step + 1)) / warmupSteps;
+  const span = Math.max(1, total - warmupSteps);
+  const progress = Math.min(1, Math.max(0, (step - warmupSteps) / span));
+  if (schedule === 'cosine') return base * 0.5 * (1 + Math.cos(Math.PI * progress));
+  if (schedule === 'linear') return base * (1 - progress);
+  return base;
+}
+
+/** Train `model` in place and leave it holding the best epoch's weights. */
+export async function fineTune(model: tf.LayersModel, train: Dataset, validation: Dataset | undefined, options: FineTuneOptions): Promise<FineTuneResult> {
   const optimizer = tf.train.adam(options.learningRate);
-  model.compile({ optimizer, loss: TFJS_LOSS[options.loss] });
   try {
-    return await trainEpochs(model, train, validation, options);
+    return await trainEpochs(model, train, validation, options, optimizer);
   } finally {
     optimizer.dispose();
   }
 }
 
-async function trainEpochs(model: tf.LayersModel, train: Dataset, validation: Dataset | undefined, options: FineTuneOptions): Promise<EpochRecord[]> {
-  const { epochs, batchSize, shapes } = options;
+/** The trainable variables of the chosen layers (nested models included). */
+function trainableVariables(model: tf.LayersModel, only: ReadonlySet<string> | undefined): tf.LayerVariable[] {
+  const out: tf.LayerVariable[] = [];
+  const visit = (container: tf.LayersModel): void => {
+    for (const layer of container.layers) {
+      if (layer instanceof tf.LayersModel) visit(layer);
+      else if (only === undefined || only.has(layer.name)) out.push(...layer.trainableWeights);
+    }
+  };
+  visit(model);
+  return out;
+}
+
+async function trainEpochs(
+  model: tf.LayersModel,
+  train: Dataset,
+  validation: Dataset | undefined,
+  options: FineTuneOptions,
+  optimizer: tf.Optimizer,
+): Promise<FineTuneResult> {
+  const { epochs, batchSize, shapes, objective } = options;
   const rng = createRng(options.seed);
   const batches = Math.ceil(train.count / batchSize);
-  const history: EpochRecord[] = [];
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    const order = rng.permutation(train.count);
-    const started = performance.now();
-    let lossSum = 0;
-    for (let b = 0; b < batches; b++) {
-      const indices = order.subarray(b * batchSize, Math.min(train.count, (b + 1) * batchSize));
-      const xs = featureTensors(train, shapes, indices);
-      const ys = labelTensor(train, indices);
-      const result = await model.trainOnBatch(modelInput(xs), ys);
-      tf.dispose([...xs, ys]);
-      const loss = Array.isArray(result) ? (result[0] as number) : result;
-      lossSum += loss * indices.length;
-      options.onEvent?.({ status: 'batch', epoch, epochs, batch: b + 1, batches, loss });
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const record: EpochRecord = { epoch, loss: lossSum / train.count, samplesPerSecond: train.count / seconds };
-    if (validation !== undefined && validation.count > 0 && validation.y !== undefined) {
+  const totalSteps = epochs * batches;
+  const layerVariables = trainableVariables(model, options.trainLayers);
+  const variables = layerVariables.map((w) => w.read() as tf.Variable);
+  const constrained = layerVariables.filter((w) => w.constraint != null);
+  // The optimizer reads its rate at every step; tfjs keeps the field protected, so it is set directly.
+  const rate = optimizer as unknown as { learningRate: number };
+  const needsTeacher = objective.distill > 0;
+  if (needsTeacher && options.teacher === undefined) throw new Error('distillation needs the teacher model');
+
+  const validate = (): number | undefined => {
+    if (validation === undefined || validation.count === 0) return undefined;
+    if (objective.distill < 1 && validation.y === undefined) return undefined;
+    return tf.tidy(() => {
       const predictions = predictAll(model, validation, shapes);
-      const labels = labelTensor(validation);
-      record.validationLoss = meanLoss(options.loss, labels, predictions);
-      tf.dispose([predictions, labels]);
+      const labels = objective.distill < 1 ? labelTensor(validation) : undefined;
+      return objectiveLoss(objective, predictions, labels, options.validationTeacher).dataSync()[0] as number;
+    });
+  };
+
+  const initialValidationLoss = validate();
+  let bestLoss = initialValidationLoss ?? Infinity;
+  let bestEpoch = 0;
+  let bestWeights: tf.Tensor[] | undefined = initialValidationLoss === undefined ? undefined : variables.map((v) => v.clone());
+  const history: EpochRecord[] = [];
+  let stoppedEarly = false;
+  let step = 0;
+  const trainStarted = performance.now();
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const order = rng.permutation(train.count);
+      const started = performance.now();
+      let lossSum = 0;
+      let learningRate = options.learningRate;
+      for (let b = 0; b < batches; b++) {
+        learningRate = learningRateAt(options.learningRate, step, totalSteps, options.schedule ?? 'constant', options.warmupSteps ?? 0);
+        rate.learningRate = learningRate;
+        const indices = order.subarray(b * batchSize, Math.min(train.count, (b + 1) * batchSize));
+        const loss = tf.tidy(() => {
+          const xs = modelInput(featureTensors(train, shapes, indices));
+          const ys = objective.distill < 1 ? labelTensor(train, indices) : undefined;
+          const teacher = needsTeacher ? (options.teacher!.predict(xs) as tf.Tensor) : undefined;
+          const cost = optimizer.minimize(
+            () => {
+              const predictions = model.apply(xs, { training: true }) as tf.Tensor;
+              const regularization = model.calculateLosses();
+              const base = objectiveLoss(objective, predictions, ys, teacher);
+              return regularization.length === 0 ? base : (tf.addN([base, ...regularization]) as tf.Scalar);
+            },
+            true,
+            variables,
+          );
+          for (const w of constrained) w.write(w.constraint.apply(w.read()));
+          return cost?.dataSync()[0] ?? NaN;
+        });
+        step++;
+        lossSum += loss * indices.length;
+        const elapsed = (performance.now() - trainStarted) / 1000;
+        const samplesPerSecond = (step * batchSize) / Math.max(elapsed, 1e-9);
+        options.onEvent?.({
+          status: 'batch',
+          epoch,
+          epochs,
+          batch: b + 1,
+          batches,
+          loss,
+          samplesPerSecond,
+          etaSeconds: ((totalSteps - step) * elapsed) / step,
+        });
+        // Let the event loop breathe (signals, progress output) between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const record: EpochRecord = { epoch, loss: lossSum / train.count, samplesPerSecond: train.count / seconds, learningRate };
+      const validationLoss = validate();
+      let best = false;
+      if (validationLoss !== undefined) {
+        record.validationLoss = validationLoss;
+        if (validationLoss < bestLoss) {
+          best = true;
+          bestLoss = validationLoss;
+          bestEpoch = epoch;
+          tf.dispose(bestWeights);
+          bestWeights = variables.map((v) => v.clone());
+        }
+      } else {
+        bestEpoch = epoch;
+      }
+      history.push(record);
+      options.onEvent?.({ status: 'epoch', epoch, epochs, loss: record.loss, ...(validationLoss !== undefined ? { validationLoss } : {}), best, samplesPerSecond: record.samplesPerSecond, seconds });
+      if (options.patience !== undefined && validationLoss !== undefined && epoch - bestEpoch >= options.patience && epoch < epochs) {
+        stoppedEarly = true;
+        break;
+      }
     }
-    history.push(record);
-    options.onEvent?.({ status: 'epoch', epoch, epochs, loss: record.loss, ...(record.validationLoss !== undefined ? { validationLoss: record.validationLoss } : {}), samplesPerSecond: record.samplesPerSecond, seconds });
+    // Keep the best epoch, not the last one.
+    if (bestWeights !== undefined && bestEpoch !== history.length) variables.forEach((v, i) => v.assign(bestWeights![i] as tf.Tensor));
+  } finally {
+    tf.dispose(bestWeights);
   }
-  return history;
+  return { history, bestEpoch, ...(initialValidationLoss !== undefined ? { initialValidationLoss } : {}), stoppedEarly };
 }

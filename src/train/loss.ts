@@ -72,32 +72,93 @@ export function isClassification(kind: LossKind): boolean {
   return kind === 'sparse-categorical-crossentropy' || kind === 'categorical-crossentropy' || kind === 'binary-crossentropy';
 }
 
-/** Per-sample loss of predictions against labels, averaged: the same formula tfjs trains with. */
-export function meanLoss(kind: LossKind, labels: tf.Tensor, predictions: tf.Tensor): number {
+/** Per-sample loss of predictions against labels, as a tensor [count] (the formula tfjs trains with). */
+export function perSampleLoss(kind: LossKind, labels: tf.Tensor, predictions: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    let perSample: tf.Tensor;
     switch (kind) {
       case 'sparse-categorical-crossentropy': {
         const classes = predictions.shape[predictions.shape.length - 1] ?? 1;
         const oneHot = tf.oneHot(labels.flatten().toInt(), classes);
-        perSample = tf.metrics.categoricalCrossentropy(oneHot, predictions.reshape([-1, classes]));
-        break;
+        return tf.metrics.categoricalCrossentropy(oneHot, predictions.reshape([-1, classes]));
       }
       case 'categorical-crossentropy':
-        perSample = tf.metrics.categoricalCrossentropy(labels, predictions);
-        break;
+        return tf.metrics.categoricalCrossentropy(labels, predictions);
       case 'binary-crossentropy':
-        perSample = tf.metrics.binaryCrossentropy(labels, predictions);
-        break;
+        return tf.metrics.binaryCrossentropy(labels, predictions);
       case 'mse':
-        perSample = tf.metrics.meanSquaredError(labels, predictions);
-        break;
+        return tf.metrics.meanSquaredError(labels, predictions.reshape(labels.shape));
       case 'mae':
-        perSample = tf.metrics.meanAbsoluteError(labels, predictions);
-        break;
+        return tf.metrics.meanAbsoluteError(labels, predictions.reshape(labels.shape));
       default:
         throw new UsageError(`unknown loss ${String(kind)}`);
     }
-    return perSample.mean().dataSync()[0] as number;
+  });
+}
+
+/** Mean loss of predictions against labels, as a number. */
+export function meanLoss(kind: LossKind, labels: tf.Tensor, predictions: tf.Tensor): number {
+  return tf.tidy(() => perSampleLoss(kind, labels, predictions).mean().dataSync()[0] as number);
+}
+
+/** Soften probabilities by a temperature: p^(1/T) renormalised, which is softmax(logits / T). */
+function soften(probabilities: tf.Tensor, temperature: number, binary: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    const p = probabilities.clipByValue(1e-7, 1 - 1e-7);
+    if (temperature === 1) return p;
+    const powered = p.pow(1 / temperature);
+    const denominator = binary ? powered.add(p.neg().add(1).pow(1 / temperature)) : powered.sum(-1, true);
+    return powered.div(denominator);
+  });
+}
+
+/**
+ * Distillation loss of the student's outputs against the teacher's, as a tensor [count]. Classifiers
+ * learn the teacher's softened class distribution (cross-entropy at temperature T, scaled by T² so the
+ * gradient size does not depend on T, as Hinton et al. do); other models its outputs (squared error).
+ */
+export function perSampleDistillLoss(kind: LossKind, teacher: tf.Tensor, student: tf.Tensor, temperature: number): tf.Tensor {
+  return tf.tidy(() => {
+    if (kind === 'sparse-categorical-crossentropy' || kind === 'categorical-crossentropy') {
+      const classes = student.shape[student.shape.length - 1] ?? 1;
+      const t = soften(teacher.reshape([-1, classes]), temperature, false);
+      const s = soften(student.reshape([-1, classes]), temperature, false);
+      return tf.metrics.categoricalCrossentropy(t, s).mul(temperature * temperature);
+    }
+    if (kind === 'binary-crossentropy') {
+      const t = soften(teacher, temperature, true);
+      const s = soften(student, temperature, true);
+      return tf.metrics.binaryCrossentropy(t, s).mul(temperature * temperature);
+    }
+    const flatTeacher = teacher.reshape([teacher.shape[0] ?? -1, -1]);
+    const flatStudent = student.reshape([student.shape[0] ?? -1, -1]);
+    return tf.metrics.meanSquaredError(flatTeacher, flatStudent);
+  });
+}
+
+/**
+ * What fine-tuning minimises: the task loss against labels, the distillation loss against the
+ * original model's outputs, or a mix `(1 − α)·task + α·distill`.
+ */
+export interface Objective {
+  kind: LossKind;
+  /** α: 0 trains on labels only, 1 on the teacher only. */
+  distill: number;
+  temperature: number;
+}
+
+/** The objective's mean over a batch, as a scalar tensor (for gradients). */
+export function objectiveLoss(objective: Objective, predictions: tf.Tensor, labels: tf.Tensor | undefined, teacher: tf.Tensor | undefined): tf.Scalar {
+  return tf.tidy(() => {
+    const { distill } = objective;
+    let total: tf.Tensor = tf.scalar(0);
+    if (distill < 1) {
+      if (labels === undefined) throw new Error('objective needs labels');
+      total = total.add(perSampleLoss(objective.kind, labels, predictions).mean().mul(1 - distill));
+    }
+    if (distill > 0) {
+      if (teacher === undefined) throw new Error('objective needs teacher outputs');
+      total = total.add(perSampleDistillLoss(objective.kind, teacher, predictions, objective.temperature).mean().mul(distill));
+    }
+    return total as tf.Scalar;
   });
 }
