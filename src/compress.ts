@@ -11,7 +11,7 @@ import { formatRank, resolveCompressOptions, type CompressInput, type CompressOp
 import { measureBytes, medianPredictMs } from './report/measure.js';
 import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport, type LayerReport } from './report/schema.js';
 import { initBackend, tf } from './tf.js';
-import { readDataset, splitDataset, type Dataset } from './train/dataset.js';
+import { readDataset, splitDataset, type Dataset, type ReadDatasetOptions } from './train/dataset.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
 import { fineTune, type FineTuneResult, type TrainEvent } from './train/fine-tune.js';
 import { chooseLoss, type LossKind, type Objective } from './train/loss.js';
@@ -46,7 +46,7 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
   // Every exit, thrown or returned, frees both models' weights.
   try {
     const shapes = options.data === undefined ? inputShapes(original, options.inputShape) : requireInputShapes(original, options.data, options.inputShape);
-    const data = shapes === null ? undefined : await readData(options, featureSize(shapes));
+    const data = shapes === null ? undefined : await readData(options, shapes);
     let loss: LossKind | null = null;
     let objective: Objective | null = null;
     if (data !== undefined) {
@@ -224,14 +224,31 @@ interface SplitData {
   validation: Dataset;
 }
 
-async function readData(options: CompressOptions, size: number): Promise<SplitData | undefined> {
+async function readData(options: CompressOptions, shapes: InputShapes): Promise<SplitData | undefined> {
   if (options.data === undefined) return undefined;
-  const all = await readDataset(options.data, { featureSize: size, ...(options.label !== undefined ? { label: options.label } : {}) });
+  const base: ReadDatasetOptions = {
+    featureSize: featureSize(shapes),
+    ...(options.inputScale !== undefined ? { inputScale: options.inputScale } : {}),
+    ...imageShapeFor(options, shapes),
+  };
+  const all = await readDataset(options.data, {
+    ...base,
+    ...(options.label !== undefined ? { label: options.label } : {}),
+    ...(options.labels !== undefined ? { labels: options.labels } : {}),
+  });
   if (options.validationData !== undefined) {
-    return { all, train: all, validation: await readValidation(options.validationData, size, options.label) };
+    const labels = options.validationLabels !== undefined ? { labels: options.validationLabels } : {};
+    return { all, train: all, validation: await readValidation(options.validationData, { ...base, ...labels }, options.label) };
   }
   const { train, validation } = splitDataset(all, options.validationSplit, options.seed);
   return { all, train, validation };
+}
+
+/** Image folders are read at --image-shape, else at the model's input shape when it is [h, w, c]. */
+function imageShapeFor(options: CompressOptions, shapes: InputShapes): { imageShape?: number[] } {
+  if (options.imageShape !== undefined) return { imageShape: options.imageShape };
+  const only = shapes.length === 1 ? shapes[0] : undefined;
+  return only !== undefined && only.length === 3 && (only[2] === 1 || only[2] === 3) ? { imageShape: [...only] } : {};
 }
 
 /**
@@ -239,14 +256,14 @@ async function readData(options: CompressOptions, size: number): Promise<SplitDa
  * --label names a column, a file with one column more than the model's inputs has its label last,
  * and one with exactly as many has none.
  */
-async function readValidation(file: string, size: number, label: string | undefined): Promise<Dataset> {
-  if (label !== undefined && label !== 'none') return readDataset(file, { featureSize: size, label });
+async function readValidation(file: string, base: ReadDatasetOptions, label: string | undefined): Promise<Dataset> {
+  if (label !== undefined && label !== 'none') return readDataset(file, { ...base, label });
   try {
-    return await readDataset(file, { featureSize: size });
+    return await readDataset(file, base);
   } catch (err) {
     if (!(err instanceof DatasetError)) throw err;
     try {
-      return await readDataset(file, { featureSize: size, label: 'none' });
+      return await readDataset(file, { ...base, label: 'none' });
     } catch {
       throw err;
     }
@@ -276,6 +293,9 @@ function factorLayerNames(factorized: FactorizedModel): Set<string> {
 
 function checkLabels(ds: Dataset, loss: LossKind, classes: number): void {
   if (ds.y === undefined) return;
+  if (ds.classNames !== undefined && ds.classNames.length > classes) {
+    throw new DatasetError(ds.file, `${ds.classNames.length} class folders (${ds.classNames.slice(0, 5).join(', ')}${ds.classNames.length > 5 ? ', ...' : ''}) but the model predicts ${classes} classes`);
+  }
   if (loss === 'sparse-categorical-crossentropy') {
     if (ds.labelSize !== 1) throw new DatasetError(ds.file, `the model predicts ${classes} classes, but samples have ${ds.labelSize} label values`);
     for (let i = 0; i < ds.count; i++) {

@@ -51,6 +51,10 @@ export const CompressOptionsSchema = z.object({
   data: z.string().min(1).optional(),
   validationData: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
+  labels: z.string().min(1).optional(),
+  validationLabels: z.string().min(1).optional(),
+  inputScale: z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').refine(Number.isFinite, '--input-scale must be finite').optional(),
+  imageShape: z.union([z.string(), z.array(z.number())]).optional(),
   validationSplit: z.number({ error: '--validation-split must be a number' }).min(0, '--validation-split must be in [0, 1)').lt(1, '--validation-split must be in [0, 1)').default(0.2),
   epochs: int('--epochs', 0, 100_000).default(3),
   batchSize: int('--batch-size', 1, 1 << 20).default(32),
@@ -71,7 +75,9 @@ export const CompressOptionsSchema = z.object({
 export type CompressInput = z.input<typeof CompressOptionsSchema>;
 
 /** Options after validation, with defaults filled in and the rank parsed. */
-export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape'> {
+export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape'> {
+  /** Size to read image folders at: height, width, channels. */
+  imageShape?: number[];
   /** Sizes for the model's open input dimensions (one input), without the batch dimension. */
   inputShape?: number[];
   rank: RankSpec;
@@ -89,8 +95,16 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
   const o = parsed.data;
   const rank = rankSpec(o.rank, o.energy);
   if (o.epochs > 0 && o.data === undefined && !o.dryRun) throw new UsageError('fine-tuning needs --data (or use --epochs 0 to factorize only)');
-  const { inputShape, ...rest } = o;
-  return { ...rest, rank, out: o.out ?? defaultOut(o.model), ...(inputShape !== undefined ? { inputShape: parseShape(inputShape) } : {}) };
+  if (o.labels !== undefined && o.data === undefined) throw new UsageError('--labels goes with --data');
+  if (o.validationLabels !== undefined && o.validationData === undefined) throw new UsageError('--validation-labels goes with --validation-data');
+  const { inputShape, imageShape, ...rest } = o;
+  return {
+    ...rest,
+    rank,
+    out: o.out ?? defaultOut(o.model),
+    ...(inputShape !== undefined ? { inputShape: parseShape(inputShape) } : {}),
+    ...(imageShape !== undefined ? { imageShape: parseImageShape(imageShape) } : {}),
+  };
 }
 
 /** `<model folder>-lowrank`, beside the model's folder. */
@@ -112,7 +126,16 @@ export function parseShape(value: string | readonly number[]): number[] {
   const parts = typeof value === 'string' ? value.split(/[,x×]/).map((p) => p.trim()) : value.map(String);
   const dims = parts.map(Number);
   if (dims.length === 0 || dims.some((d, i) => parts[i] === '' || !Number.isSafeInteger(d) || d < 1)) {
-    throw new UsageError(`--input-shape must be positive integers separated by commas, like 64,64,3 (got "${String(value)}")`);
+    throw new UsageError(`shapes must be positive integers separated by commas, like 64,64,3 (got "${String(value)}")`);
+  }
+  return dims;
+}
+
+/** `--image-shape h,w,c` with 1 or 3 channels. */
+export function parseImageShape(value: string | readonly number[]): number[] {
+  const dims = parseShape(value).map((d) => d);
+  if (dims.length !== 3 || (dims[2] !== 1 && dims[2] !== 3)) {
+    throw new UsageError(`--image-shape must be height,width,channels with 1 or 3 channels (got "${String(value)}")`);
   }
   return dims;
 }

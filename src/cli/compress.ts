@@ -7,8 +7,15 @@ import { renderPlan } from '../report/render-plan.js';
 import { colorFor } from './output.js';
 import { progressPrinter } from './progress.js';
 
-/** A numeric flag as a number (NaN when it is not one, which validation then names). */
-const number = (value: unknown): number | undefined => (value === undefined ? undefined : typeof value === 'number' ? value : Number(String(value).trim() === '' ? NaN : value));
+/** A numeric flag as a number (NaN when it is not one, which validation then names); `a/b` is a fraction. */
+const number = (value: unknown): number | undefined => {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return value;
+  const text = String(value).trim();
+  const fraction = /^([0-9.eE+-]+)\/([0-9.eE+-]+)$/.exec(text);
+  if (fraction) return Number(fraction[1]) / Number(fraction[2]);
+  return text === '' ? NaN : Number(text);
+};
 
 export async function runCompress(model: string, opts: Record<string, unknown>): Promise<number> {
   const quiet = opts['quiet'] === true;
@@ -21,6 +28,10 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
     ...(opts['data'] !== undefined ? { data: String(opts['data']) } : {}),
     ...(opts['validationData'] !== undefined ? { validationData: String(opts['validationData']) } : {}),
     ...(opts['label'] !== undefined ? { label: String(opts['label']) } : {}),
+    ...(opts['labels'] !== undefined ? { labels: String(opts['labels']) } : {}),
+    ...(opts['validationLabels'] !== undefined ? { validationLabels: String(opts['validationLabels']) } : {}),
+    ...(opts['inputScale'] !== undefined ? { inputScale: number(opts['inputScale']) } : {}),
+    ...(opts['imageShape'] !== undefined ? { imageShape: String(opts['imageShape']) } : {}),
     ...(opts['out'] !== undefined ? { out: String(opts['out']) } : {}),
     epochs: number(opts['epochs']),
     batchSize: number(opts['batchSize']),

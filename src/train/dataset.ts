@@ -1,12 +1,15 @@
 /**
- * Dataset readers: CSV/TSV, JSON Lines and JSON, each turned into flat Float32 feature and label
- * arrays. Every problem with the file is a DatasetError whose message names the line, column,
- * record or field, so the CLI can print it as one line.
+ * Dataset readers: CSV/TSV, JSON Lines, JSON, NumPy .npy (npy.ts) and folders of images with one
+ * subfolder per class (images.ts), each turned into flat Float32 feature and label arrays. Every
+ * problem with the input is a DatasetError whose message names the line, column, record, field,
+ * element or image, so the CLI can print it as one line.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import { DatasetError } from '../errors.js';
+import { DatasetError, UsageError } from '../errors.js';
+import { IMAGE_EXTENSIONS, readImageFolder } from './images.js';
+import { readNpyDataset } from './npy.js';
 import { createRng } from './random.js';
 
 /** Samples read from a file, stored row-major. */
@@ -23,6 +26,8 @@ export interface Dataset {
   y: Float32Array | undefined;
   /** Values per label; 0 when there are no labels. */
   labelSize: number;
+  /** For an image folder: the class folder names, indexed by label. */
+  classNames?: string[];
 }
 
 /** How to read a dataset. */
@@ -34,17 +39,50 @@ export interface ReadDatasetOptions {
   label?: string;
   /** Expected values per sample (the product of the model's input shape); other sizes are an error. */
   featureSize?: number;
+  /** For .npy features only: a .npy file of labels, shape [count] or [count, k]. */
+  labels?: string;
+  /** For an image folder (required there): [height, width, channels], channels 1 or 3. */
+  imageShape?: readonly number[];
+  /** Every feature is multiplied by this as it is read (e.g. 1/255); labels are not. Default 1. */
+  inputScale?: number;
 }
 
-/** Extensions readDataset understands. */
-export const SUPPORTED_EXTENSIONS = ['.csv', '.tsv', '.json', '.jsonl', '.ndjson'] as const;
+/** File extensions readDataset understands; a folder is read as images, one subfolder per class. */
+export const SUPPORTED_EXTENSIONS = ['.csv', '.tsv', '.json', '.jsonl', '.ndjson', '.npy'] as const;
 
-/** Reads a dataset file, choosing the format by extension. */
+/**
+ * Reads a dataset, choosing the format by extension; a folder (whose name has none of these
+ * extensions) is read as images with one subfolder per class.
+ */
 export async function readDataset(file: string, options: ReadDatasetOptions = {}): Promise<Dataset> {
+  const scale = options.inputScale;
+  if (scale !== undefined && !(Number.isFinite(scale) && scale > 0)) {
+    throw new RangeError(`inputScale must be a finite number above 0, got ${scale}`);
+  }
   const extension = extname(file).toLowerCase();
-  if (!(SUPPORTED_EXTENSIONS as readonly string[]).includes(extension)) {
+  const isFileFormat = (SUPPORTED_EXTENSIONS as readonly string[]).includes(extension);
+  let isFolder = false;
+  if (!isFileFormat) {
+    try {
+      isFolder = (await stat(file)).isDirectory();
+    } catch (err) {
+      // A path without an extension is most likely a folder of images that is not there.
+      if (extension === '') {
+        const reason = describeReadError(err);
+        throw new DatasetError(file, `cannot read: ${reason === 'no such file' ? 'no such file or folder' : reason}`);
+      }
+    }
+  }
+  if (options.labels !== undefined && extension !== '.npy') {
+    const where = isFolder ? 'an image folder takes its labels from its class subfolders' : 'CSV and JSON files hold their labels themselves (see --label)';
+    throw new UsageError(`--labels is for .npy features only; ${where}`);
+  }
+  if (extension === '.npy') return readNpyDataset(file, options);
+  if (isFolder) return readImageFolder(file, options);
+  if (!isFileFormat) {
     const what = extension === '' ? 'file has no extension' : `unsupported extension "${extension}"`;
-    throw new DatasetError(file, `${what}; supported: ${SUPPORTED_EXTENSIONS.join(', ')}`);
+    const hint = (IMAGE_EXTENSIONS as readonly string[]).includes(extension) ? ' (for images, give the folder that holds one subfolder per class)' : '';
+    throw new DatasetError(file, `${what}; supported: ${SUPPORTED_EXTENSIONS.join(', ')}, or a folder of images with one subfolder per class${hint}`);
   }
   let text: string;
   try {
@@ -102,10 +140,11 @@ function takeSamples(ds: Dataset, indices: Int32Array): Dataset {
       y.set(ds.y.subarray(sample * labelSize, (sample + 1) * labelSize), row * labelSize);
     }
   });
-  return { file: ds.file, count: indices.length, featureSize, x, y, labelSize };
+  return { file: ds.file, count: indices.length, featureSize, x, y, labelSize, ...(ds.classNames ? { classNames: ds.classNames } : {}) };
 }
 
-function describeReadError(err: unknown): string {
+/** A file system error in a few words, for `cannot read file: ...`. */
+export function describeReadError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':
@@ -185,6 +224,7 @@ function parseDelimited(file: string, text: string, delimiter: string, options: 
   let x = new Float32Array(0);
   let y: Float32Array | undefined;
   let count = 0;
+  const scale = options.inputScale ?? 1;
 
   let pos = 0;
   let lineNumber = 0;
@@ -228,7 +268,7 @@ function parseDelimited(file: string, text: string, delimiter: string, options: 
       const value = parseCell(cell);
       if (Number.isNaN(value)) fail(`line ${lineNumber}, column ${column + 1}: ${describeBadCell(cell)}`);
       if (column === labelColumn) (y as Float32Array)[count] = value;
-      else x[offset++] = value;
+      else x[offset++] = value * scale;
     }
     count++;
   }
@@ -356,11 +396,12 @@ class SampleCollector {
 
   finish(emptyMessage: string): Dataset {
     if (this.count === 0) this.fail(emptyMessage);
+    const scale = this.options.inputScale ?? 1;
     return {
       file: this.file,
       count: this.count,
       featureSize: this.featureSize,
-      x: Float32Array.from(this.x),
+      x: scale === 1 ? Float32Array.from(this.x) : Float32Array.from(this.x, (v) => v * scale),
       y: this.labelSize > 0 ? Float32Array.from(this.y) : undefined,
       labelSize: this.labelSize,
     };

@@ -354,7 +354,7 @@ describe('readDataset: files', () => {
   it('rejects an unsupported extension, listing the supported ones', async () => {
     await assertDatasetError(
       fixture('unsupported.txt'),
-      'unsupported extension ".txt"; supported: .csv, .tsv, .json, .jsonl, .ndjson',
+      'unsupported extension ".txt"; supported: .csv, .tsv, .json, .jsonl, .ndjson, .npy, or a folder of images with one subfolder per class',
     );
   });
 
