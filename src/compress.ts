@@ -11,7 +11,8 @@ import { formatRank, resolveCompressOptions, type CompressInput, type CompressOp
 import { measureBytes, medianPredictMs } from './report/measure.js';
 import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport, type LayerReport } from './report/schema.js';
 import { initBackend, tf } from './tf.js';
-import { readDataset, splitDataset, type Dataset, type ReadDatasetOptions } from './train/dataset.js';
+import { readDataset, splitDataset, type Dataset } from './train/dataset.js';
+import { checkLabels, outputSize, readForMeasuring, readOptionsFor } from './train/model-data.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
 import { fineTune, type FineTuneResult, type TrainEvent } from './train/fine-tune.js';
 import { chooseLoss, type LossKind, type Objective } from './train/loss.js';
@@ -226,11 +227,7 @@ interface SplitData {
 
 async function readData(options: CompressOptions, shapes: InputShapes): Promise<SplitData | undefined> {
   if (options.data === undefined) return undefined;
-  const base: ReadDatasetOptions = {
-    featureSize: featureSize(shapes),
-    ...(options.inputScale !== undefined ? { inputScale: options.inputScale } : {}),
-    ...imageShapeFor(options, shapes),
-  };
+  const base = readOptionsFor(shapes, options);
   const all = await readDataset(options.data, {
     ...base,
     ...(options.label !== undefined ? { label: options.label } : {}),
@@ -238,37 +235,13 @@ async function readData(options: CompressOptions, shapes: InputShapes): Promise<
   });
   if (options.validationData !== undefined) {
     const labels = options.validationLabels !== undefined ? { labels: options.validationLabels } : {};
-    return { all, train: all, validation: await readValidation(options.validationData, { ...base, ...labels }, options.label) };
+    return { all, train: all, validation: await readForMeasuring(options.validationData, { ...base, ...labels }, options.label) };
   }
   const { train, validation } = splitDataset(all, options.validationSplit, options.seed);
   return { all, train, validation };
 }
 
-/** Image folders are read at --image-shape, else at the model's input shape when it is [h, w, c]. */
-function imageShapeFor(options: CompressOptions, shapes: InputShapes): { imageShape?: number[] } {
-  if (options.imageShape !== undefined) return { imageShape: options.imageShape };
-  const only = shapes.length === 1 ? shapes[0] : undefined;
-  return only !== undefined && only.length === 3 && (only[2] === 1 || only[2] === 3) ? { imageShape: [...only] } : {};
-}
 
-/**
- * --validation-data is there to measure, so it may carry labels the training data lacks: unless
- * --label names a column, a file with one column more than the model's inputs has its label last,
- * and one with exactly as many has none.
- */
-async function readValidation(file: string, base: ReadDatasetOptions, label: string | undefined): Promise<Dataset> {
-  if (label !== undefined && label !== 'none') return readDataset(file, { ...base, label });
-  try {
-    return await readDataset(file, base);
-  } catch (err) {
-    if (!(err instanceof DatasetError)) throw err;
-    try {
-      return await readDataset(file, { ...base, label: 'none' });
-    } catch {
-      throw err;
-    }
-  }
-}
 
 /** α of the objective: the user's --distill, else 0 with labels and 1 (pure distillation) without. */
 function distillWeight(options: CompressOptions, train: Dataset): number {
@@ -291,23 +264,6 @@ function factorLayerNames(factorized: FactorizedModel): Set<string> {
   return names;
 }
 
-function checkLabels(ds: Dataset, loss: LossKind, classes: number): void {
-  if (ds.y === undefined) return;
-  if (ds.classNames !== undefined && ds.classNames.length > classes) {
-    throw new DatasetError(ds.file, `${ds.classNames.length} class folders (${ds.classNames.slice(0, 5).join(', ')}${ds.classNames.length > 5 ? ', ...' : ''}) but the model predicts ${classes} classes`);
-  }
-  if (loss === 'sparse-categorical-crossentropy') {
-    if (ds.labelSize !== 1) throw new DatasetError(ds.file, `the model predicts ${classes} classes, but samples have ${ds.labelSize} label values`);
-    for (let i = 0; i < ds.count; i++) {
-      const v = ds.y[i] as number;
-      if (!Number.isInteger(v) || v < 0 || v >= classes) {
-        throw new DatasetError(ds.file, `sample ${i + 1}: label ${v} is not a class index of this model (0..${classes - 1})`);
-      }
-    }
-  } else if (ds.labelSize !== classes && !(ds.labelSize === 1 && classes === 1)) {
-    throw new DatasetError(ds.file, `the model has ${classes} outputs, but samples have ${ds.labelSize} label values`);
-  }
-}
 
 function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoError {
   if (plan.entries.length === 0) {

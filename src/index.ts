@@ -8,6 +8,7 @@ export { planModel, applyPlan, makePlan, maxUsefulRank, svd, truncate, energyKep
 export { readDataset, splitDataset, type Dataset, type ReadDatasetOptions } from './train/dataset.js';
 export { ReportSchema, REPORT_SCHEMA_VERSION, type CompressionReport, type LayerReport } from './report/schema.js';
 export { readReport } from './report/read.js';
+export { evaluate, type EvaluateInput, type EvaluationReport } from './evaluate.js';
 export { inspect, INSPECT_ENERGIES, type InspectReport, type InspectedLayer, type EnergyOption } from './inspect.js';
 export { renderText } from './report/render-text.js';
 export { initBackend, type BackendChoice, type BackendName } from './tf.js';

@@ -8,7 +8,7 @@ import { colorFor } from './output.js';
 import { progressPrinter } from './progress.js';
 
 /** A numeric flag as a number (NaN when it is not one, which validation then names); `a/b` is a fraction. */
-const number = (value: unknown): number | undefined => {
+export const parseNumber = (value: unknown): number | undefined => {
   if (value === undefined) return undefined;
   if (typeof value === 'number') return value;
   const text = String(value).trim();
@@ -22,7 +22,7 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
   const result = await compress({
     model,
     ...(opts['rank'] !== undefined ? { rank: String(opts['rank']) } : {}),
-    ...(opts['energy'] !== undefined ? { energy: number(opts['energy']) } : {}),
+    ...(opts['energy'] !== undefined ? { energy: parseNumber(opts['energy']) } : {}),
     ...(opts['inputShape'] !== undefined ? { inputShape: String(opts['inputShape']) } : {}),
     ...(opts['layers'] !== undefined ? { layers: String(opts['layers']) } : {}),
     ...(opts['data'] !== undefined ? { data: String(opts['data']) } : {}),
@@ -30,20 +30,20 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
     ...(opts['label'] !== undefined ? { label: String(opts['label']) } : {}),
     ...(opts['labels'] !== undefined ? { labels: String(opts['labels']) } : {}),
     ...(opts['validationLabels'] !== undefined ? { validationLabels: String(opts['validationLabels']) } : {}),
-    ...(opts['inputScale'] !== undefined ? { inputScale: number(opts['inputScale']) } : {}),
+    ...(opts['inputScale'] !== undefined ? { inputScale: parseNumber(opts['inputScale']) } : {}),
     ...(opts['imageShape'] !== undefined ? { imageShape: String(opts['imageShape']) } : {}),
     ...(opts['out'] !== undefined ? { out: String(opts['out']) } : {}),
-    epochs: number(opts['epochs']),
-    batchSize: number(opts['batchSize']),
-    learningRate: number(opts['learningRate']),
-    validationSplit: number(opts['validationSplit']),
-    seed: number(opts['seed']),
-    ...(opts['distill'] !== undefined ? { distill: number(opts['distill']) } : {}),
-    temperature: number(opts['temperature']),
-    ...(opts['patience'] !== undefined ? { patience: number(opts['patience']) } : {}),
+    epochs: parseNumber(opts['epochs']),
+    batchSize: parseNumber(opts['batchSize']),
+    learningRate: parseNumber(opts['learningRate']),
+    validationSplit: parseNumber(opts['validationSplit']),
+    seed: parseNumber(opts['seed']),
+    ...(opts['distill'] !== undefined ? { distill: parseNumber(opts['distill']) } : {}),
+    temperature: parseNumber(opts['temperature']),
+    ...(opts['patience'] !== undefined ? { patience: parseNumber(opts['patience']) } : {}),
     train: opts['freezeOriginal'] === true ? 'factors' : (opts['train'] as 'all' | 'factors'),
     lrSchedule: opts['lrSchedule'] as 'constant',
-    warmupSteps: number(opts['warmupSteps']),
+    warmupSteps: parseNumber(opts['warmupSteps']),
     backend: opts['backend'] as 'auto',
     force: opts['force'] === true,
     dryRun: opts['dryRun'] === true,

@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { runCompress } from './compress.js';
 import { runReport } from './report.js';
 import { runInspect } from './inspect.js';
+import { runEvaluate } from './evaluate.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
 
@@ -68,6 +69,24 @@ function program(): Command {
     .option('--no-color', 'no colour')
     .action(async (model: string, opts: Record<string, unknown>) => {
       process.exitCode = await runInspect(model, opts);
+    });
+
+  cli
+    .command('evaluate')
+    .description('measure a model on a dataset (the whole file): loss, accuracy or MSE/MAE, and agreement with --reference')
+    .argument('<model>', 'path to model.json')
+    .option('-d, --data <file>', 'dataset (.csv, .tsv, .jsonl, .json, .npy, or a folder of images)')
+    .option('--reference <model>', 'compare predictions with this model (e.g. the original)')
+    .option('--label <column>', 'CSV label column: header name or index; "none" for no labels')
+    .option('--labels <file>', 'labels for .npy features')
+    .option('--input-scale <factor>', 'multiply every input value by this as it is read')
+    .option('--image-shape <h,w,c>', 'size to read images at')
+    .option('--input-shape <dims>', 'sizes for open input dimensions')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node', 'wasm', 'cpu']).default('auto'))
+    .option('--json', 'print as JSON')
+    .option('--no-color', 'no colour')
+    .action(async (model: string, opts: Record<string, unknown>) => {
+      process.exitCode = await runEvaluate(model, opts);
     });
 
   cli

@@ -49,7 +49,8 @@ function ratio(before: number, after: number, better: string): string {
   return `${r.toFixed(2)}× ${better}`;
 }
 
-function shortPath(p: string, cwd: string): string {
+/** `p` relative to `cwd` when it lies below it, else as given. */
+export function shortPath(p: string, cwd: string = process.cwd()): string {
   const rel = path.relative(cwd, p);
   return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
 }
@@ -108,6 +109,8 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
     const hasAccuracy = shown.some(([, m]) => m.accuracy !== undefined);
     if (hasAccuracy) rows.push(['accuracy', ...shown.map(([, m]) => pct(m.accuracy, 2))]);
     if (shown.some(([, m]) => m.loss !== undefined)) rows.push(['loss', ...shown.map(([, m]) => num(m.loss))]);
+    if (shown.some(([, m]) => m.mse !== undefined)) rows.push(['mean squared error', ...shown.map(([, m]) => num(m.mse))]);
+    if (shown.some(([, m]) => m.mae !== undefined)) rows.push(['mean absolute error', ...shown.map(([, m]) => num(m.mae))]);
     if (shown.some(([, m]) => m.agreement !== undefined)) rows.push(['agrees with original', ...shown.map(([n, m]) => (n === 'original' ? '' : pct(m.agreement, 2)))]);
     rows.push(['output rel. error', ...shown.map(([n, m]) => (n === 'original' ? '' : num(m.relativeOutputError, 3)))]);
     lines.push(...table(rows, 'lrrr'));

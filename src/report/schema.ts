@@ -9,6 +9,8 @@ export const REPORT_SCHEMA_VERSION = 1;
 const MetricsSchema = z.object({
   loss: z.number().optional(),
   accuracy: z.number().min(0).max(1).optional(),
+  mse: z.number().nonnegative().optional(),
+  mae: z.number().nonnegative().optional(),
   agreement: z.number().min(0).max(1).optional(),
   relativeOutputError: z.number().optional(),
 });
@@ -123,3 +125,4 @@ export type CompressionReport = z.infer<typeof ReportSchema>;
 export type LayerReport = z.infer<typeof LayerSchema>;
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
 export type MetricsReport = z.infer<typeof MetricsSchema>;
+export { MetricsSchema };

@@ -12,6 +12,9 @@ export interface Metrics {
   loss?: number;
   /** Share of samples whose predicted class equals the label (classifiers with labels). */
   accuracy?: number;
+  /** Mean squared and mean absolute error against the labels (regression models). */
+  mse?: number;
+  mae?: number;
   /** Classifiers: share of samples with the same predicted class as the original model. */
   agreement?: number;
   /** ‖p − p_original‖ / ‖p_original‖ over all outputs. */
@@ -52,7 +55,12 @@ export function scorePredictions(kind: LossKind, ds: Dataset, predictions: tf.Te
   if (ds.y !== undefined) {
     const labels = labelTensor(ds);
     metrics.loss = meanLoss(kind, labels, predictions);
-    if (classifier) metrics.accuracy = shareEqual(predictedClasses(predictions), labelClasses(labels));
+    if (classifier) {
+      metrics.accuracy = shareEqual(predictedClasses(predictions), labelClasses(labels));
+    } else {
+      metrics.mse = meanLoss('mse', labels, predictions);
+      metrics.mae = meanLoss('mae', labels, predictions);
+    }
     labels.dispose();
   }
   if (reference !== undefined) {

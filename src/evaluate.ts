@@ -1,0 +1,73 @@
+/**
+ * `evaluate()`: the metrics compress reports, for any model on any dataset (the whole file, no split),
+ * optionally against a reference model's predictions (agreement, relative output error).
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { UsageError } from './errors.js';
+import { loadModel } from './io/index.js';
+import { parseImageShape, parseShape } from './options.js';
+import { initBackend, tf } from './tf.js';
+import { evaluateModel, type Metrics } from './train/evaluate.js';
+import { chooseLoss, type LossKind } from './train/loss.js';
+import { checkLabels, outputSize, readForMeasuring, readOptionsFor } from './train/model-data.js';
+import { predictAll, requireInputShapes } from './train/tensors.js';
+
+const EvaluateOptionsSchema = z.object({
+  model: z.string().min(1),
+  data: z.string().min(1, '--data is required'),
+  reference: z.string().min(1).optional(),
+  label: z.string().min(1).optional(),
+  labels: z.string().min(1).optional(),
+  inputScale: z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').optional(),
+  imageShape: z.union([z.string(), z.array(z.number())]).optional(),
+  inputShape: z.union([z.string(), z.array(z.number())]).optional(),
+  backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+});
+export type EvaluateInput = z.input<typeof EvaluateOptionsSchema>;
+
+/** What `lowrank evaluate` measured. */
+export interface EvaluationReport {
+  model: string;
+  reference?: string;
+  data: string;
+  samples: number;
+  backend: string;
+  loss: LossKind;
+  metrics: Metrics;
+}
+
+export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> {
+  const parsed = EvaluateOptionsSchema.safeParse(input);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid options');
+  const o = parsed.data;
+  const backend = await initBackend(o.backend);
+  const { stored, model } = await loadModel(o.model);
+  const reference = o.reference === undefined ? undefined : await loadModel(o.reference);
+  try {
+    const shapes = requireInputShapes(model, o.data, o.inputShape === undefined ? undefined : parseShape(o.inputShape));
+    const read = readOptionsFor(shapes, {
+      ...(o.inputScale !== undefined ? { inputScale: o.inputScale } : {}),
+      ...(o.imageShape !== undefined ? { imageShape: parseImageShape(o.imageShape) } : {}),
+    });
+    const ds = await readForMeasuring(o.data, { ...read, ...(o.labels !== undefined ? { labels: o.labels } : {}) }, o.label);
+    const outputs = outputSize(model);
+    const loss = chooseLoss(stored.json.trainingConfig?.['loss'], model, ds.labelSize, outputs);
+    checkLabels(ds, loss, outputs);
+    const referencePredictions = reference === undefined ? undefined : predictAll(reference.model, ds, shapes);
+    const { metrics, predictions } = evaluateModel(model, loss, ds, shapes, referencePredictions);
+    tf.dispose([predictions, ...(referencePredictions ? [referencePredictions] : [])]);
+    return {
+      model: path.resolve(o.model),
+      ...(o.reference !== undefined ? { reference: path.resolve(o.reference) } : {}),
+      data: path.resolve(o.data),
+      samples: ds.count,
+      backend,
+      loss,
+      metrics,
+    };
+  } finally {
+    model.dispose();
+    reference?.model.dispose();
+  }
+}
