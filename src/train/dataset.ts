@@ -208,72 +208,111 @@ function headerName(cell: string): string {
     : trimmed;
 }
 
-function parseDelimited(file: string, text: string, delimiter: string, options: ReadDatasetOptions): Dataset {
-  const fail = (message: string): never => {
-    throw new DatasetError(file, message);
-  };
+/**
+ * Parses the lines of a CSV/TSV file one by one: header detection on the first non-blank line, the
+ * label column, and every check with its line number. Used whole-file and streaming alike.
+ */
+export class DelimitedParser {
+  private columns = -1;
+  private header: string[] | undefined;
+  private labelColumn = -1; // -1: no label column
+  private size = 0;
+  private rows = 0;
+  private scratch = new Float32Array(0);
+  private readonly scale: number;
 
+  constructor(
+    private readonly file: string,
+    private readonly delimiter: string,
+    private readonly options: ReadDatasetOptions,
+  ) {
+    this.scale = options.inputScale ?? 1;
+  }
+
+  /** Features per row (known after the first non-blank line). */
+  get featureSize(): number {
+    return this.size;
+  }
+
+  get hasLabel(): boolean {
+    return this.labelColumn !== -1;
+  }
+
+  /**
+   * One line (without its newline) → the row's features (a view valid until the next call) and
+   * label; null for a blank line or the header.
+   */
+  parse(rawLine: string, lineNumber: number): { x: Float32Array; y: number | undefined } | null {
+    const line = rawLine.charCodeAt(rawLine.length - 1) === 13 ? rawLine.slice(0, -1) : rawLine; // CRLF
+    if (line.trim() === '') return null;
+    const cells = line.split(this.delimiter);
+    if (this.columns === -1) {
+      // First non-blank row: it is a header when any cell is not a number.
+      this.columns = cells.length;
+      const isHeader = cells.some((cell) => !isBlank(cell) && Number.isNaN(parseCell(cell)));
+      if (isHeader) this.header = cells.map(headerName);
+      this.labelColumn = resolveLabelColumn(this.options.label, this.columns, this.header, (m) => this.fail(m));
+      this.size = this.labelColumn === -1 ? this.columns : this.columns - 1;
+      if (this.size === 0) {
+        this.fail(`the only column is the label, so there are no features` + (this.options.label === undefined ? ' (use --label none when the file has no label column)' : ''));
+      }
+      this.scratch = new Float32Array(this.size);
+      if (isHeader) return null;
+    }
+    if (this.rows === 0 && this.options.featureSize !== undefined && this.options.featureSize !== this.size) {
+      this.fail(`line ${lineNumber}: ${featureCountMismatch(this.size, this.options.featureSize, this.labelColumn !== -1, this.options.label)}`);
+    }
+    if (cells.length !== this.columns) this.fail(`line ${lineNumber}: expected ${this.columns} cells, found ${cells.length}`);
+    let offset = 0;
+    let y: number | undefined;
+    for (let column = 0; column < this.columns; column++) {
+      const cell = cells[column] as string;
+      const value = parseCell(cell);
+      if (Number.isNaN(value)) this.fail(`line ${lineNumber}, column ${column + 1}: ${describeBadCell(cell)}`);
+      if (column === this.labelColumn) y = value;
+      else this.scratch[offset++] = value * this.scale;
+    }
+    this.rows++;
+    return { x: this.scratch, y };
+  }
+
+  /** The error for a file that had no data rows. */
+  empty(): never {
+    return this.fail(this.header === undefined ? 'no data rows (the file is empty)' : 'no data rows (only a header)');
+  }
+
+  private fail(message: string): never {
+    throw new DatasetError(this.file, message);
+  }
+}
+
+function parseDelimited(file: string, text: string, delimiter: string, options: ReadDatasetOptions): Dataset {
+  const parser = new DelimitedParser(file, delimiter, options);
   // Upper bound on data rows, so the arrays are allocated once.
   let lineCount = 1;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineCount++;
-
-  let columns = -1;
-  let header: string[] | undefined;
-  let labelColumn = -1; // -1: no label column
-  let featureSize = 0;
-  let x = new Float32Array(0);
+  let x: Float32Array | undefined;
   let y: Float32Array | undefined;
   let count = 0;
-  const scale = options.inputScale ?? 1;
-
   let pos = 0;
   let lineNumber = 0;
   while (pos <= text.length) {
     let end = text.indexOf('\n', pos);
     if (end === -1) end = text.length;
     lineNumber++;
-    let line = text.slice(pos, end);
+    const row = parser.parse(text.slice(pos, end), lineNumber);
     pos = end + 1;
-    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // CRLF
-    if (line.trim() === '') continue;
-    const cells = line.split(delimiter);
-
-    if (columns === -1) {
-      // First non-blank row: it is a header when any cell is not a number.
-      columns = cells.length;
-      const isHeader = cells.some((cell) => !isBlank(cell) && Number.isNaN(parseCell(cell)));
-      if (isHeader) header = cells.map(headerName);
-      labelColumn = resolveLabelColumn(options.label, columns, header, fail);
-      featureSize = labelColumn === -1 ? columns : columns - 1;
-      if (featureSize === 0) {
-        fail(
-          `the only column is the label, so there are no features` +
-            (options.label === undefined ? ' (use --label none when the file has no label column)' : ''),
-        );
-      }
-      x = new Float32Array(lineCount * featureSize);
-      y = labelColumn === -1 ? undefined : new Float32Array(lineCount);
-      if (isHeader) continue;
+    if (row === null) continue;
+    if (x === undefined) {
+      x = new Float32Array(lineCount * parser.featureSize);
+      y = parser.hasLabel ? new Float32Array(lineCount) : undefined;
     }
-
-    if (count === 0 && options.featureSize !== undefined && options.featureSize !== featureSize) {
-      fail(`line ${lineNumber}: ${featureCountMismatch(featureSize, options.featureSize, labelColumn !== -1, options.label)}`);
-    }
-    if (cells.length !== columns) {
-      fail(`line ${lineNumber}: expected ${columns} cells, found ${cells.length}`);
-    }
-    let offset = count * featureSize;
-    for (let column = 0; column < columns; column++) {
-      const cell = cells[column] as string;
-      const value = parseCell(cell);
-      if (Number.isNaN(value)) fail(`line ${lineNumber}, column ${column + 1}: ${describeBadCell(cell)}`);
-      if (column === labelColumn) (y as Float32Array)[count] = value;
-      else x[offset++] = value * scale;
-    }
+    x.set(row.x, count * parser.featureSize);
+    if (y !== undefined) y[count] = row.y as number;
     count++;
   }
-
-  if (count === 0) fail(header === undefined ? 'no data rows (the file is empty)' : 'no data rows (only a header)');
+  if (x === undefined || count === 0) return parser.empty();
+  const featureSize = parser.featureSize;
   if (count < lineCount) {
     x = x.slice(0, count * featureSize);
     y = y?.slice(0, count);

@@ -11,6 +11,7 @@ import { tf } from '../tf.js';
 import type { Dataset } from './dataset.js';
 import { objectiveLoss, type Objective } from './loss.js';
 import { createRng } from './random.js';
+import { memorySource, type BatchSource } from './stream.js';
 import { featureTensors, labelTensor, modelInput, predictAll, type InputShapes } from './tensors.js';
 
 export type LearningRateSchedule = 'constant' | 'cosine' | 'linear';
@@ -71,10 +72,10 @@ export function learningRateAt(base: number, step: number, total: number, schedu
 }
 
 /** Train `model` in place and leave it holding the best epoch's weights. */
-export async function fineTune(model: tf.LayersModel, train: Dataset, validation: Dataset | undefined, options: FineTuneOptions): Promise<FineTuneResult> {
+export async function fineTune(model: tf.LayersModel, train: Dataset | BatchSource, validation: Dataset | undefined, options: FineTuneOptions): Promise<FineTuneResult> {
   const optimizer = tf.train.adam(options.learningRate);
   try {
-    return await trainEpochs(model, train, validation, options, optimizer);
+    return await trainEpochs(model, 'batches' in train ? train : memorySource(train), validation, options, optimizer);
   } finally {
     optimizer.dispose();
   }
@@ -95,7 +96,7 @@ function trainableVariables(model: tf.LayersModel, only: ReadonlySet<string> | u
 
 async function trainEpochs(
   model: tf.LayersModel,
-  train: Dataset,
+  train: BatchSource,
   validation: Dataset | undefined,
   options: FineTuneOptions,
   optimizer: tf.Optimizer,
@@ -132,17 +133,17 @@ async function trainEpochs(
   const trainStarted = performance.now();
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
-      const order = rng.permutation(train.count);
       const started = performance.now();
       let lossSum = 0;
+      let seen = 0;
       let learningRate = options.learningRate;
-      for (let b = 0; b < batches; b++) {
+      let b = 0;
+      for await (const batch of train.batches(batchSize, rng)) {
         learningRate = learningRateAt(options.learningRate, step, totalSteps, options.schedule ?? 'constant', options.warmupSteps ?? 0);
         rate.learningRate = learningRate;
-        const indices = order.subarray(b * batchSize, Math.min(train.count, (b + 1) * batchSize));
         const loss = tf.tidy(() => {
-          const xs = modelInput(featureTensors(train, shapes, indices));
-          const ys = objective.distill < 1 ? labelTensor(train, indices) : undefined;
+          const xs = modelInput(featureTensors(batch, shapes));
+          const ys = objective.distill < 1 ? labelTensor(batch) : undefined;
           const teacher = needsTeacher ? (options.teacher!.predict(xs) as tf.Tensor) : undefined;
           const cost = optimizer.minimize(
             () => {
@@ -158,14 +159,16 @@ async function trainEpochs(
           return cost?.dataSync()[0] ?? NaN;
         });
         step++;
-        lossSum += loss * indices.length;
+        b++;
+        seen += batch.count;
+        lossSum += loss * batch.count;
         const elapsed = (performance.now() - trainStarted) / 1000;
         const samplesPerSecond = (step * batchSize) / Math.max(elapsed, 1e-9);
         options.onEvent?.({
           status: 'batch',
           epoch,
           epochs,
-          batch: b + 1,
+          batch: b,
           batches,
           loss,
           samplesPerSecond,
@@ -175,7 +178,7 @@ async function trainEpochs(
         await new Promise((resolve) => setImmediate(resolve));
       }
       const seconds = (performance.now() - started) / 1000;
-      const record: EpochRecord = { epoch, loss: lossSum / train.count, samplesPerSecond: train.count / seconds, learningRate };
+      const record: EpochRecord = { epoch, loss: lossSum / seen, samplesPerSecond: seen / seconds, learningRate };
       const validationLoss = validate();
       let best = false;
       if (validationLoss !== undefined) {
