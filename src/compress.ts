@@ -3,19 +3,24 @@
  * and the files it wrote; never prints, never exits. Progress goes to the `onEvent` listener.
  */
 import path from 'node:path';
-import { DatasetError, NothingToDoError, UsageError } from './errors.js';
+import { z } from 'zod';
+import { DatasetError, ModelFormatError, NothingToDoError, UsageError } from './errors.js';
 import { factorizableClasses } from './factorize/registry.js';
 import { chosen, layerFilter, planModel, applyPlan, type FactorizedModel, type Plan } from './factorize/index.js';
-import { loadModel, modelFiles, modelFolderFiles, writeFolderAtomically, checkOutputFree } from './io/index.js';
+import { buildModelFiles, loadModel, modelFiles, modelFolderFiles, writeFolderAtomically, checkOutputFree, type ModelFiles, type ModelJson, type StoredWeight } from './io/index.js';
 import { formatRank, resolveCompressOptions, type CompressInput, type CompressOptions } from './options.js';
+import { countFlops } from './report/flops.js';
+import { checkGatesEvaluable, evaluateGates, hasGates, parseGateLimits, type GateLimits } from './report/gates.js';
 import { measureBytes, medianPredictMs } from './report/measure.js';
-import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport, type LayerReport } from './report/schema.js';
+import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport, type LayerReport, type SizeVariant, type SizeVariantName } from './report/schema.js';
+import { measureVariant, restoreFiles, storeWeightAs, writtenVariant, type EvaluationContext, type Storage } from './report/sizes.js';
 import { initBackend, tf } from './tf.js';
 import { readDataset, splitDataset, type Dataset } from './train/dataset.js';
+import { openStream, shouldStream, type BatchSource, type StreamedData } from './train/stream.js';
 import { checkLabels, outputSize, readForMeasuring, readOptionsFor } from './train/model-data.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
 import { fineTune, type FineTuneResult, type TrainEvent } from './train/fine-tune.js';
-import { chooseLoss, type LossKind, type Objective } from './train/loss.js';
+import { chooseLoss, isClassification, type LossKind, type Objective } from './train/loss.js';
 import { featureSize, inputShapes, requireInputShapes, type InputShapes } from './train/tensors.js';
 import { VERSION } from './version.js';
 
@@ -33,9 +38,26 @@ export interface CompressResult {
   files: string[];
 }
 
-/** Compress a model as the CLI's `compress` does. */
-export async function compress(input: CompressInput & { onEvent?: (event: CompressEvent) => void }): Promise<CompressResult> {
+/** What compress() takes besides the options: output quantization and quality gates. */
+export interface CompressRunInput extends CompressInput, GateLimits {
+  /** Quantize the output's float weights (factors and the rest) as tfjs-converter does. */
+  quantize?: 'float16' | 'uint8';
+  onEvent?: (event: CompressEvent) => void;
+}
+
+const QuantizeSchema = z.enum(['float16', 'uint8'], { error: '--quantize must be float16 or uint8' }).optional();
+
+/**
+ * Compress a model as the CLI's `compress` does. With gate limits the report carries `gates`; a failed
+ * gate is not an error here (the output is still written): callers read `report.gates`.
+ */
+export async function compress(input: CompressRunInput): Promise<CompressResult> {
   const options = resolveCompressOptions(input);
+  const quantizeParsed = QuantizeSchema.safeParse(input.quantize);
+  if (!quantizeParsed.success) throw new UsageError(quantizeParsed.error.issues[0]?.message ?? '--quantize must be float16 or uint8');
+  const quantize = quantizeParsed.data;
+  const gates = parseGateLimits(input as unknown as Record<string, unknown>);
+  if (options.dryRun && hasGates(gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
   const emit = input.onEvent ?? (() => {});
   const started = performance.now();
   const backend = await initBackend(options.backend);
@@ -44,6 +66,8 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
   // Load, read and plan before saying anything: bad input then fails with its one-line error alone.
   const { stored, model: original } = await loadModel(options.model);
   let factorized: FactorizedModel | undefined;
+  // The held-out samples and the original's predictions on them, kept for the size variants.
+  let context: EvaluationContext | null = null;
   // Every exit, thrown or returned, frees both models' weights.
   try {
     const shapes = options.data === undefined ? inputShapes(original, options.inputShape) : requireInputShapes(original, options.data, options.inputShape);
@@ -52,21 +76,27 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
     let objective: Objective | null = null;
     if (data !== undefined) {
       if (original.outputs.length !== 1) {
-        throw new DatasetError(data.all.file, `the model has ${original.outputs.length} outputs; fine-tuning from a dataset needs a model with one output (use --epochs 0 to factorize only)`);
+        throw new DatasetError(data.file, `the model has ${original.outputs.length} outputs; fine-tuning from a dataset needs a model with one output (use --epochs 0 to factorize only)`);
       }
       const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
-      loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.all.labelSize, outputSize);
-      checkLabels(data.all, loss, outputSize);
-      if (data.validation !== data.all) checkLabels(data.validation, loss, outputSize);
-      if (options.epochs > 0) objective = { kind: loss, distill: distillWeight(options, data.train), temperature: options.temperature };
+      loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.labelSize, outputSize);
+      data.checkLabels(loss, outputSize);
+      if (options.epochs > 0) objective = { kind: loss, distill: distillWeight(options, data), temperature: options.temperature };
     }
+    // A gate that cannot be answered is bad input: refuse now, before anything is written.
+    checkGatesEvaluable(gates, {
+      ...(data !== undefined ? { data: data.validation.file } : {}),
+      hasLabels: data?.validation.y !== undefined,
+      classifier: loss !== null && isClassification(loss),
+      loss,
+    });
     const loadMs = performance.now() - started;
 
     let t = performance.now();
     const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers));
     if (chosen(plan).length === 0) throw nothingToDo(options, plan);
     if (options.dryRun) return { report: null, plan, files: [] };
-    const samples = data === undefined ? '' : `, ${data.all.count} samples from ${options.data}`;
+    const samples = data === undefined ? '' : `, ${data.samples} samples from ${options.data}${'batches' in data.train ? ' (streamed)' : ''}`;
     emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params)${samples}` });
     emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)` });
     factorized = await applyPlan(options.model, stored.json.modelTopology, original, plan);
@@ -94,6 +124,8 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
       emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
       t = performance.now();
       const base = evaluateModel(original, loss, data.validation, shapes);
+      // The original's predictions stay for the size variants' agreement; `finally` frees them.
+      context = { loss, data: data.validation, shapes, reference: base.predictions };
       const before = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
       before.predictions.dispose();
       evaluateMs += performance.now() - t;
@@ -124,11 +156,11 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
         fineTuned = after.metrics;
         evaluateMs += performance.now() - t;
       }
-      base.predictions.dispose();
       evaluation = { original: base.metrics, factorized: before.metrics, fineTuned };
     }
 
     emit({ status: 'stage', stage: 'measure', message: 'measuring size and speed' });
+    t = performance.now();
     const files = modelFiles(factorized.model, {
       originals: stored.weights,
       base: {
@@ -144,6 +176,11 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
       const b = await medianPredictMs(factorized.model, shapes as InputShapes, batchSize);
       speed.push({ batchSize, runs: Math.min(a.runs, b.runs), originalMs: a.ms, outputMs: b.ms });
     }
+    const { sizes, written: output } = await measureSizes(options.model, stored.json, stored.weights, files, quantize, context);
+    const flopsBefore = countFlops(original, shapes);
+    const flopsAfter = countFlops(factorized.model, shapes);
+    const uncounted = [...flopsBefore.uncounted, ...flopsAfter.uncounted.filter((u) => !flopsBefore.uncounted.some((b) => b.name === u.name))];
+    const measureMs = performance.now() - t;
     const factorizableBefore = plan.entries.reduce((s, e) => s + e.paramsBefore, 0);
     const factorizableAfter = plan.entries.reduce((s, e) => s + e.paramsAfter, 0);
     const report: CompressionReport = {
@@ -160,7 +197,7 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
       output: {
         path: path.resolve(options.out),
         params: factorized.model.countParams(),
-        ...measureBytes(files.shards.values()),
+        ...measureBytes(output.shards.values()),
         factorizableParams: factorizableAfter,
       },
       options: {
@@ -171,14 +208,16 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
         learningRate: options.learningRate,
         seed: options.seed,
         validationSplit: options.validationSplit,
+        ...(quantize !== undefined ? { quantize } : {}),
       },
       layers,
       data:
         data === undefined
           ? null
           : {
-              path: path.resolve(data.all.file),
-              samples: data.all.count,
+              path: path.resolve(data.file),
+              samples: data.samples,
+              streamed: 'batches' in data.train,
               trainSamples: data.train.count,
               validationSamples: data.validation.count,
               ...(options.validationData !== undefined ? { validationPath: path.resolve(options.validationData) } : {}),
@@ -200,13 +239,16 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
               ...(training.initialValidationLoss !== undefined ? { initialValidationLoss: training.initialValidationLoss } : {}),
               epochs: training.history,
             },
+      sizes,
       speed,
-      timings: { loadMs, factorizeMs, evaluateMs, fineTuneMs, writeMs: 0, totalMs: 0 },
+      flops: { original: flopsBefore.flops, output: flopsAfter.flops, uncountedLayers: uncounted },
+      timings: { loadMs, factorizeMs, evaluateMs, fineTuneMs, measureMs, writeMs: 0, totalMs: 0 },
     };
+    if (hasGates(gates)) report.gates = evaluateGates(report, gates);
 
     emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
     t = performance.now();
-    const folder = modelFolderFiles(files);
+    const folder = modelFolderFiles(output);
     report.timings.writeMs = performance.now() - t;
     report.timings.totalMs = performance.now() - started;
     folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
@@ -216,38 +258,130 @@ export async function compress(input: CompressInput & { onEvent?: (event: Compre
   } finally {
     original.dispose();
     factorized?.model.dispose();
+    context?.reference.dispose();
   }
 }
 
+const STORAGES: ReadonlyArray<[SizeVariantName, Storage]> = [
+  ['float32', 'float32'],
+  ['float16', 'float16'],
+  ['uint8', 'uint8'],
+];
+
+/**
+ * The size table: the original re-stored as float32, float16 and uint8, and the low-rank output as
+ * computed and quantized, each written in memory, reloaded and evaluated. Returns the files of the
+ * variant to write (the low-rank output, quantized with --quantize).
+ */
+async function measureSizes(
+  modelPath: string,
+  json: ModelJson,
+  weights: readonly StoredWeight[],
+  lowrank: ModelFiles,
+  quantize: 'float16' | 'uint8' | undefined,
+  context: EvaluationContext | null,
+): Promise<{ sizes: SizeVariant[]; written: ModelFiles }> {
+  const { weightsManifest: _, ...base } = json;
+  const sizes: SizeVariant[] = [];
+  for (const [variant, storage] of STORAGES) {
+    const files = reencode(() => buildModelFiles(base, weights.map((w) => storeWeightAs(w, storage))));
+    // A weight with Inf/NaN has no uint8 range: that row is left out rather than failing the run.
+    if (files !== null) sizes.push(await measureVariant(variant, files, context));
+  }
+  sizes.push(await measureVariant('lowrank', lowrank, context));
+  let written = lowrank;
+  for (const storage of ['float16', 'uint8'] as const) {
+    const files = reencode(() => restoreFiles(lowrank, storage));
+    if (files === null) {
+      if (quantize === storage) throw new ModelFormatError(modelPath, `--quantize ${storage}: a weight has non-finite values, which ${storage} cannot hold (use float16 or no --quantize)`);
+      continue;
+    }
+    sizes.push(await measureVariant(writtenVariant(storage), files, context));
+    if (quantize === storage) written = files;
+  }
+  return { sizes, written };
+}
+
+function reencode(build: () => ModelFiles): ModelFiles | null {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof RangeError) return null;
+    throw err;
+  }
+}
+
+/** The data of a run: where it came from, what trains, and the held-out part that measures. */
 interface SplitData {
-  all: Dataset;
-  train: Dataset;
+  file: string;
+  /** Rows in the --data file. */
+  samples: number;
+  labelSize: number;
+  train: Dataset | BatchSource;
   validation: Dataset;
+  /** Check the labels against the model's outputs (every row, streamed or not). */
+  checkLabels(loss: LossKind, classes: number): void;
 }
 
 async function readData(options: CompressOptions, shapes: InputShapes): Promise<SplitData | undefined> {
   if (options.data === undefined) return undefined;
   const base = readOptionsFor(shapes, options);
-  const all = await readDataset(options.data, {
+  const read = {
     ...base,
     ...(options.label !== undefined ? { label: options.label } : {}),
     ...(options.labels !== undefined ? { labels: options.labels } : {}),
-  });
-  if (options.validationData !== undefined) {
-    const labels = options.validationLabels !== undefined ? { labels: options.validationLabels } : {};
-    return { all, train: all, validation: await readForMeasuring(options.validationData, { ...base, ...labels }, options.label) };
+  };
+  const separate =
+    options.validationData === undefined
+      ? undefined
+      : await readForMeasuring(options.validationData, { ...base, ...(options.validationLabels !== undefined ? { labels: options.validationLabels } : {}) }, options.label);
+  const checkSeparate = (loss: LossKind, classes: number): void => {
+    if (separate !== undefined) checkLabels(separate, loss, classes);
+  };
+  if (await shouldStream(options.data, options.stream)) {
+    const streamed = await openStream(options.data, read, options.validationSplit, options.seed, separate);
+    return {
+      file: options.data,
+      samples: streamed.samples,
+      labelSize: streamed.labelSize,
+      train: streamed.train,
+      validation: streamed.validation,
+      checkLabels: (loss, classes) => {
+        checkStreamedLabels(options.data as string, streamed.labels, loss, classes);
+        checkSeparate(loss, classes);
+      },
+    };
   }
-  const { train, validation } = splitDataset(all, options.validationSplit, options.seed);
-  return { all, train, validation };
+  const all = await readDataset(options.data, read);
+  const { train, validation } = separate === undefined ? splitDataset(all, options.validationSplit, options.seed) : { train: all, validation: separate };
+  return {
+    file: all.file,
+    samples: all.count,
+    labelSize: all.labelSize,
+    train,
+    validation,
+    checkLabels: (loss, classes) => {
+      checkLabels(all, loss, classes);
+      checkSeparate(loss, classes);
+    },
+  };
 }
 
-
+/** The label checks of checkLabels, from the summary a streamed pass keeps. */
+function checkStreamedLabels(file: string, labels: StreamedData['labels'], loss: LossKind, classes: number): void {
+  if (labels === undefined || loss !== 'sparse-categorical-crossentropy') return;
+  const bad = labels.fractionalLine ?? (labels.min < 0 ? labels.minLine : labels.max >= classes ? labels.maxLine : undefined);
+  if (bad !== undefined) {
+    const value = bad === labels.minLine ? labels.min : bad === labels.maxLine ? labels.max : 'a fraction';
+    throw new DatasetError(file, `line ${bad}: label ${value} is not a class index of this model (0..${classes - 1})`);
+  }
+}
 
 /** α of the objective: the user's --distill, else 0 with labels and 1 (pure distillation) without. */
-function distillWeight(options: CompressOptions, train: Dataset): number {
-  if (train.y === undefined) {
+function distillWeight(options: CompressOptions, data: SplitData): number {
+  if (data.labelSize === 0) {
     if (options.distill !== undefined && options.distill < 1) {
-      throw new UsageError(`--distill ${options.distill} mixes in a label loss, but ${train.file} has no labels (omit --distill: without labels lowrank learns the original model's outputs)`);
+      throw new UsageError(`--distill ${options.distill} mixes in a label loss, but ${data.file} has no labels (omit --distill: without labels lowrank learns the original model's outputs)`);
     }
     return 1;
   }

@@ -66,6 +66,7 @@ export const CompressOptionsSchema = z.object({
   train: z.enum(['all', 'factors'], { error: '--train must be "all" or "factors"' }).default('all'),
   lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default('constant'),
   warmupSteps: int('--warmup-steps', 0, 10_000_000).default(0),
+  stream: z.boolean().optional(),
   force: z.boolean().default(false),
   dryRun: z.boolean().default(false),
   backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),

@@ -2,8 +2,9 @@
  * `lowrank compress`: flags → library options → compress() → report on stdout.
  */
 import { compress } from '../compress.js';
-import { renderText } from '../report/render-text.js';
+import { gatesPassed } from '../report/gates.js';
 import { renderPlan } from '../report/render-plan.js';
+import { outputFormat, renderReport } from './report.js';
 import { colorFor } from './output.js';
 import { progressPrinter } from './progress.js';
 
@@ -19,10 +20,12 @@ export const parseNumber = (value: unknown): number | undefined => {
 
 export async function runCompress(model: string, opts: Record<string, unknown>): Promise<number> {
   const quiet = opts['quiet'] === true;
+  const format = outputFormat(opts);
   const result = await compress({
     model,
     ...(opts['rank'] !== undefined ? { rank: String(opts['rank']) } : {}),
     ...(opts['energy'] !== undefined ? { energy: parseNumber(opts['energy']) } : {}),
+    ...(typeof opts['stream'] === 'boolean' ? { stream: opts['stream'] } : {}),
     ...(opts['inputShape'] !== undefined ? { inputShape: String(opts['inputShape']) } : {}),
     ...(opts['layers'] !== undefined ? { layers: String(opts['layers']) } : {}),
     ...(opts['data'] !== undefined ? { data: String(opts['data']) } : {}),
@@ -47,16 +50,19 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
     backend: opts['backend'] as 'auto',
     force: opts['force'] === true,
     dryRun: opts['dryRun'] === true,
+    ...(opts['quantize'] !== undefined ? { quantize: opts['quantize'] as 'float16' } : {}),
+    ...(opts['maxAccuracyDrop'] !== undefined ? { maxAccuracyDrop: parseNumber(opts['maxAccuracyDrop']) } : {}),
+    ...(opts['maxAgreementLoss'] !== undefined ? { maxAgreementLoss: parseNumber(opts['maxAgreementLoss']) } : {}),
+    ...(opts['minSizeReduction'] !== undefined ? { minSizeReduction: parseNumber(opts['minSizeReduction']) } : {}),
     onEvent: progressPrinter(process.stderr, quiet),
   });
   const color = colorFor(process.stdout, opts['color'] !== false);
   if (result.report === null) {
-    if (opts['json'] === true) process.stdout.write(`${JSON.stringify(result.plan.entries, null, 2)}\n`);
+    if (format === 'json') process.stdout.write(`${JSON.stringify(result.plan.entries, null, 2)}\n`);
     else process.stdout.write(renderPlan(result.plan.entries, color));
-  } else if (opts['json'] === true) {
-    process.stdout.write(`${JSON.stringify(result.report, null, 2)}\n`);
-  } else {
-    process.stdout.write(renderText(result.report, color));
+    return 0;
   }
-  return 0;
+  process.stdout.write(renderReport(result.report, format, opts));
+  // A failed gate exits 1; the output folder and report.json are written all the same.
+  return gatesPassed(result.report.gates) ? 0 : 1;
 }

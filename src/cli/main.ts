@@ -30,6 +30,8 @@ function program(): Command {
     .option('--layers <patterns>', 'only layers matching these globs, comma-separated; !pattern excludes (dense_*,!dense_3)')
     .option('-d, --data <file>', 'dataset for fine-tuning and evaluation (.csv, .tsv, .jsonl, .json, .npy, or a folder of images with one subfolder per class)')
     .option('--labels <file>', 'labels for .npy features: a .npy of shape [count] or [count, k]')
+    .option('--stream', 'read --data as a stream, never whole (default for CSV/TSV files over 256 MB)')
+    .option('--no-stream', 'load --data whole however large')
     .option('--validation-data <file>', 'evaluate on this file instead of a split of --data')
     .option('--validation-labels <file>', 'labels for a .npy --validation-data')
     .option('--input-scale <factor>', 'multiply every input value by this as it is read (1/255 for 8-bit images)')
@@ -52,7 +54,12 @@ function program(): Command {
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node', 'wasm', 'cpu']).default('auto'))
     .option('-f, --force', 'replace a non-empty output folder')
     .option('--dry-run', 'print the plan and exit; nothing is written')
-    .option('--json', 'print the report as JSON on stdout')
+    .addOption(new Option('--quantize <dtype>', 'store the output\'s float weights quantized, as tfjs-converter does').choices(['float16', 'uint8']))
+    .option('--max-accuracy-drop <points>', 'quality gate: exit 1 when accuracy falls more than this many points (1.5)')
+    .option('--max-agreement-loss <f>', 'quality gate: exit 1 when more than this share of predictions change (0.02)')
+    .option('--min-size-reduction <x>', 'quality gate: exit 1 when input / output weight bytes is below this (3)')
+    .addOption(new Option('--format <format>', 'how to print the report on stdout').choices(['text', 'json', 'markdown', 'html']))
+    .option('--json', 'print the report as JSON on stdout (same as --format json)')
     .option('-q, --quiet', 'no progress on stderr')
     .option('--no-color', 'no colour')
     .action(async (model: string, opts: Record<string, unknown>) => {
@@ -91,12 +98,17 @@ function program(): Command {
 
   cli
     .command('report')
-    .description('print the report of a lowrank output folder (or a report.json)')
-    .argument('<path>', 'output folder or report.json')
-    .option('--json', 'print the report as JSON')
+    .description('print the report of a lowrank output folder (or a report.json), gate on it, or compare two')
+    .argument('[paths...]', 'output folder or report.json (two with --compare)')
+    .addOption(new Option('--format <format>', 'output format (html: one self-contained page)').choices(['text', 'json', 'markdown', 'html']))
+    .option('--json', 'print the report as JSON (same as --format json)')
+    .option('--compare', 'show two reports side by side: lowrank report --compare A B')
+    .option('--max-accuracy-drop <points>', 'quality gate: exit 1 when accuracy fell more than this many points (1.5)')
+    .option('--max-agreement-loss <f>', 'quality gate: exit 1 when more than this share of predictions changed (0.02)')
+    .option('--min-size-reduction <x>', 'quality gate: exit 1 when input / output weight bytes is below this (3)')
     .option('--no-color', 'no colour')
-    .action(async (target: string, opts: Record<string, unknown>) => {
-      process.exitCode = await runReport(target, opts);
+    .action(async (targets: string[], opts: Record<string, unknown>) => {
+      process.exitCode = await runReport(targets, opts);
     });
 
   return cli;

@@ -7,13 +7,18 @@ import { ReportFormatError } from '../errors.js';
 import { describeZodError } from '../io/model-json.js';
 import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport } from './schema.js';
 
-export async function readReport(target: string): Promise<CompressionReport> {
-  let file = target;
+/** The report.json a target names: the file itself, or report.json inside a folder. */
+export async function locateReport(target: string): Promise<string> {
   try {
-    if ((await stat(target)).isDirectory()) file = path.join(target, 'report.json');
+    return (await stat(target)).isDirectory() ? path.join(target, 'report.json') : target;
   } catch {
     throw new ReportFormatError(target, 'no such file or folder');
   }
+}
+
+/** Read and validate a report (a report.json, or the output folder holding one). */
+export async function readReport(target: string): Promise<CompressionReport> {
+  const file = await locateReport(target);
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));

@@ -4,12 +4,9 @@
  */
 import type { ChalkInstance } from 'chalk';
 import path from 'node:path';
-import type { CompressionReport, MetricsReport } from './schema.js';
-
-const int = (n: number): string => n.toLocaleString('en-US');
-const pct = (x: number | undefined, digits = 1): string => (x === undefined ? '—' : `${(x * 100).toFixed(digits)}%`);
-const num = (x: number | undefined, digits = 4): string => (x === undefined ? '—' : x.toPrecision(digits));
-const ms = (x: number): string => (x >= 100 ? `${x.toFixed(0)} ms` : x >= 10 ? `${x.toFixed(1)} ms` : `${x.toFixed(2)} ms`);
+import type { CompressionReport, GateResult, MetricsReport } from './schema.js';
+import { accuracyDrop, accuracyDropText, bytes, compact, int, metricCell, ms, num, pct, sizeMetricColumns, sizeRows, times, variantLabel } from './format.js';
+import { describeGate } from './gates.js';
 
 /** Pad cells into aligned columns; `align` is 'l' or 'r' per column. */
 export function table(rows: string[][], align: string): string[] {
@@ -58,7 +55,7 @@ export function shortPath(p: string, cwd: string = process.cwd()): string {
 export function renderText(report: CompressionReport, c: ChalkInstance, cwd = process.cwd()): string {
   const lines: string[] = [];
   lines.push(c.bold(`lowrank ${report.tool.version}`) + c.dim(` · backend ${report.backend} · rank ${report.options.rank}`));
-  lines.push(`${shortPath(report.input.path, cwd)} ${c.dim('→')} ${shortPath(report.output.path, cwd)}`);
+  lines.push(...wrap(`${shortPath(report.input.path, cwd)} → ${shortPath(report.output.path, cwd)}`, 80).map((l) => l.replace(' → ', ` ${c.dim('→')} `)));
   lines.push('');
 
   const layerRows = [[c.bold('layer'), c.bold('class'), c.bold('shape'), c.bold('rank'), c.bold('params'), '', c.bold('energy'), c.bold('error')]];
@@ -88,17 +85,24 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
     ['factorizable params', int(input.factorizableParams), int(output.factorizableParams), c.green(ratio(input.factorizableParams, output.factorizableParams, 'fewer'))],
     ['weight bytes', int(input.weightBytes), int(output.weightBytes), c.green(ratio(input.weightBytes, output.weightBytes, 'smaller'))],
     ['gzip bytes', int(input.gzipBytes), int(output.gzipBytes), c.green(ratio(input.gzipBytes, output.gzipBytes, 'smaller'))],
+    ['FLOPs per sample', compact(report.flops.original), compact(report.flops.output), c.green(ratio(report.flops.original, report.flops.output, 'fewer'))],
   ];
   for (const s of report.speed) {
     sizeRows.push([`predict, batch ${s.batchSize}`, ms(s.originalMs), ms(s.outputMs), speedRatio(s.originalMs, s.outputMs, c)]);
   }
   lines.push(...table(sizeRows, 'lrrl'));
+  const uncounted = report.flops.uncountedLayers;
+  if (uncounted.length > 0) {
+    const list = uncounted.map((u) => `${u.name} (${u.className}: ${u.reason})`).join(', ');
+    lines.push(...wrap(`FLOPs leave out ${list}`, 78).map((line) => c.dim(`  ${line}`)));
+  }
+  lines.push(...renderSizes(report, c));
 
   const ev = report.evaluation;
   if (ev !== null && report.data !== null) {
     lines.push('');
     const where = report.data.validationPath !== undefined ? shortPath(report.data.validationPath, cwd) : `held out from ${shortPath(report.data.path, cwd)}`;
-    lines.push(c.dim(`on ${int(report.data.validationSamples)} samples ${where}${report.loss ? `, loss ${report.loss}` : ''}`));
+    lines.push(...wrap(`on ${int(report.data.validationSamples)} samples ${where}${report.loss ? `, loss ${report.loss}` : ''}`, 80).map((l) => c.dim(l)));
     const stages: Array<[string, MetricsReport | null]> = [
       ['original', ev.original],
       ['factorized', ev.factorized],
@@ -114,10 +118,9 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
     if (shown.some(([, m]) => m.agreement !== undefined)) rows.push(['agrees with original', ...shown.map(([n, m]) => (n === 'original' ? '' : pct(m.agreement, 2)))]);
     rows.push(['output rel. error', ...shown.map(([n, m]) => (n === 'original' ? '' : num(m.relativeOutputError, 3)))]);
     lines.push(...table(rows, 'lrrr'));
-    const final = ev.fineTuned ?? ev.factorized;
-    if (hasAccuracy && ev.original.accuracy !== undefined && final.accuracy !== undefined) {
-      const drop = (ev.original.accuracy - final.accuracy) * 100;
-      const text = drop > 0 ? `accuracy ${drop.toFixed(2)} points below the original` : `accuracy ${(-drop).toFixed(2)} points at or above the original`;
+    const drop = accuracyDrop(report);
+    if (hasAccuracy && drop !== undefined) {
+      const text = accuracyDropText(drop) + (report.options.quantize !== undefined ? ` (written ${report.options.quantize})` : '');
       lines.push(drop > 2 ? c.yellow(text) : c.green(text));
     }
   }
@@ -128,10 +131,47 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
     const how = t.distill === 1 ? ' by distillation' : t.distill > 0 ? ` (${t.distill} distillation)` : '';
     const kept = t.bestEpoch === t.epochs.length ? '' : t.bestEpoch === 0 ? ', kept the factorized weights (no epoch improved)' : `, kept epoch ${t.bestEpoch}`;
     const early = t.stoppedEarly ? ', stopped early' : '';
-    lines.push(c.dim(`fine-tuned ${t.epochs.length} epoch(s)${how}${speed}, ${(report.timings.fineTuneMs / 1000).toFixed(1)} s${early}${kept}`));
+    lines.push(...wrap(`fine-tuned ${t.epochs.length} epoch(s)${how}${speed}, ${(report.timings.fineTuneMs / 1000).toFixed(1)} s${early}${kept}`, 80).map((l) => c.dim(l)));
   }
   lines.push(c.dim(`total ${(report.timings.totalMs / 1000).toFixed(1)} s`));
+  if (report.gates !== undefined && report.gates.length > 0) lines.push('', ...renderGates(report.gates, c));
   return lines.join('\n') + '\n';
+}
+
+/** The size table: each way of storing the model, measured. */
+function renderSizes(report: CompressionReport, c: ChalkInstance): string[] {
+  if (report.sizes.length === 0) return [];
+  const cols = sizeMetricColumns(report);
+  const heads: Record<(typeof cols)[number], string> = { accuracy: 'accuracy', agreement: 'agrees', relativeOutputError: 'rel. error' };
+  const rows = [[c.bold('stored as'), c.bold('params'), c.bold('weights'), c.bold('gzip'), c.bold('smaller'), ...cols.map((k) => c.bold(heads[k]))]];
+  for (const s of sizeRows(report)) {
+    const label = variantLabel(s.variant) + (s.written ? ' *' : '');
+    rows.push([
+      s.written ? c.bold(label) : label,
+      compact(s.params),
+      bytes(s.weightBytes),
+      bytes(s.gzipBytes),
+      s.weightBytes === 0 ? '' : times(report.input.weightBytes / s.weightBytes),
+      ...cols.map((k) => metricCell(s.metrics, k)),
+    ]);
+  }
+  const how = report.data === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${int(report.data.validationSamples)} samples`;
+  return [
+    '',
+    ...table(rows, 'lrrrrrrr'),
+    ...wrap(`* the output folder. Bytes of the weight shards; smaller: input bytes / row bytes. Each row ${how}.`, 78).map((l) => c.dim(`  ${l}`)),
+  ];
+}
+
+/** Gate results; a failed gate is red and marked FAIL so it shows without colour too. */
+export function renderGates(gates: readonly GateResult[], c: ChalkInstance): string[] {
+  const rows = gates.map((g) => {
+    const d = describeGate(g);
+    return [g.passed ? c.green('PASS') : c.red.bold('FAIL'), d.label, d.value, d.limit];
+  });
+  const lines = table(rows, 'llrl').map((line, i) => (gates[i]?.passed ? line : c.red(line)));
+  const failed = gates.filter((g) => !g.passed).length;
+  return [c.bold('quality gates'), ...lines, failed === 0 ? c.green('all gates passed') : c.red.bold(`${failed} of ${gates.length} gate(s) failed`)];
 }
 
 function speedRatio(before: number, after: number, c: ChalkInstance): string {

@@ -22,7 +22,15 @@ const handler = {
 };
 const model = await tf.loadLayersModel(handler);
 const rows = readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
-const x = tf.tensor2d(rows.map((r) => r.slice(0, -1)));
-const predicted = model.predict(x).argMax(-1).arraySync();
+// Each row holds the inputs' features one after another, in input order.
+let offset = 0;
+const inputs = model.inputs.map((input) => {
+  const shape = input.shape.slice(1);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const part = rows.map((r) => r.slice(offset, offset + size));
+  offset += size;
+  return tf.tensor(part.flat(), [rows.length, ...shape]);
+});
+const predicted = model.predict(inputs.length === 1 ? inputs[0] : inputs).argMax(-1).arraySync();
 const correct = predicted.filter((p, i) => p === rows[i].at(-1)).length;
 process.stdout.write(JSON.stringify({ accuracy: correct / rows.length, classes: model.layers.map((l) => l.getClassName()), predictions: predicted }));
