@@ -97,15 +97,21 @@ async function readWeights(displayPath: string, file: string, json: ModelJson): 
         `weightsManifest[${g}] describes ${expected} bytes but its files hold ${data.byteLength} (${group.paths.join(', ')})`,
       );
     }
-    let offset = 0;
-    for (const entry of group.weights) {
-      const size = elementCount(entry.shape) * storedElementBytes(entry);
-      // Copy: the weight outlives the shard buffer and must be aligned for typed-array views.
-      weights.push({ entry, bytes: new Uint8Array(data.subarray(offset, offset + size)) });
-      offset += size;
-    }
+    weights.push(...splitWeights(group.weights, data));
   }
   return weights;
+}
+
+/** Cut a group's concatenated shard bytes into its weights, in manifest order. */
+export function splitWeights(entries: readonly WeightEntry[], data: Uint8Array): StoredWeight[] {
+  let offset = 0;
+  return entries.map((entry) => {
+    const size = elementCount(entry.shape) * storedElementBytes(entry);
+    // Copy: the weight outlives the shard buffer and must be aligned for typed-array views.
+    const bytes = new Uint8Array(data.subarray(offset, offset + size));
+    offset += size;
+    return { entry, bytes };
+  });
 }
 
 function resolveInside(displayPath: string, dir: string, shard: string): string {

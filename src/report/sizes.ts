@@ -5,8 +5,9 @@
  * is estimated from parameter counts.
  */
 import { buildModelFiles, decodeWeight, modelFolderFiles, toLayersModel, type ModelFiles, type StoredWeight } from '../io/index.js';
-import { elementCount, ModelJsonSchema, storedElementBytes, type WeightEntry } from '../io/model-json.js';
+import { ModelJsonSchema, storedElementBytes, type WeightEntry } from '../io/model-json.js';
 import { quantizeWeight } from '../io/quantize.js';
+import { splitWeights } from '../io/load.js';
 import type { tf } from '../tf.js';
 import type { Dataset } from '../train/dataset.js';
 import { evaluateModel } from '../train/evaluate.js';
@@ -44,13 +45,7 @@ export function weightsOf(files: ModelFiles): StoredWeight[] {
   const weights: StoredWeight[] = [];
   for (const group of files.modelJson.weightsManifest) {
     const parts = group.paths.map((p) => files.shards.get(p) ?? new Uint8Array(0));
-    const data = Buffer.concat(parts);
-    let offset = 0;
-    for (const entry of group.weights) {
-      const size = elementCount(entry.shape) * storedElementBytes(entry);
-      weights.push({ entry, bytes: new Uint8Array(data.subarray(offset, offset + size)) });
-      offset += size;
-    }
+    weights.push(...splitWeights(group.weights, Buffer.concat(parts)));
   }
   return weights;
 }
