@@ -4,9 +4,10 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { DatasetError, ModelFormatError, NothingToDoError, UsageError } from './errors.js';
+import { DatasetError, ModelFormatError, NothingToDoError, UsageError, throwIfAborted } from './errors.js';
 import { factorizableClasses } from './factorize/registry.js';
 import { chosen, layerFilter, planModel, applyPlan, type FactorizedModel, type Plan } from './factorize/index.js';
+import { checkFinite } from './io/load.js';
 import { buildModelFiles, loadModel, modelFiles, modelFolderFiles, writeFolderAtomically, checkOutputFree, type ModelFiles, type ModelJson, type StoredWeight } from './io/index.js';
 import { formatRank, resolveCompressOptions, type CompressInput, type CompressOptions } from './options.js';
 import { countFlops } from './report/flops.js';
@@ -43,6 +44,11 @@ export interface CompressRunInput extends CompressInput, GateLimits {
   /** Quantize the output's float weights (factors and the rest) as tfjs-converter does. */
   quantize?: 'float16' | 'uint8';
   onEvent?: (event: CompressEvent) => void;
+  /**
+   * Cancel the run: checked between stages and training batches and before the output is renamed into
+   * place. An aborted run throws AbortedError and leaves nothing behind (no output, no temporary folder).
+   */
+  signal?: AbortSignal;
 }
 
 const QuantizeSchema = z.enum(['float16', 'uint8'], { error: '--quantize must be float16 or uint8' }).optional();
@@ -58,13 +64,27 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
   const quantize = quantizeParsed.data;
   const gates = parseGateLimits(input as unknown as Record<string, unknown>);
   if (options.dryRun && hasGates(gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
-  const emit = input.onEvent ?? (() => {});
+  const signal = input.signal;
+  const listener = input.onEvent ?? (() => {});
+  // Every progress event (one per training batch) is a cancellation point.
+  const emit = (event: CompressEvent): void => {
+    throwIfAborted(signal);
+    listener(event);
+  };
   const started = performance.now();
   const backend = await initBackend(options.backend);
   if (!options.dryRun) await checkOutputFree(options.out, options.force);
 
   // Load, read and plan before saying anything: bad input then fails with its one-line error alone.
   const { stored, model: original } = await loadModel(options.model);
+  if (!options.allowNonfinite) {
+    try {
+      checkFinite(options.model, stored.weights);
+    } catch (err) {
+      original.dispose();
+      throw err;
+    }
+  }
   let factorized: FactorizedModel | undefined;
   // The held-out samples and the original's predictions on them, kept for the size variants.
   let context: EvaluationContext | null = null;
@@ -78,9 +98,9 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
       if (original.outputs.length !== 1) {
         throw new DatasetError(data.file, `the model has ${original.outputs.length} outputs; fine-tuning from a dataset needs a model with one output (use --epochs 0 to factorize only)`);
       }
-      const outputSize = (original.outputs[0]?.shape.slice(1) ?? [1]).reduce((a: number, b) => a * (b ?? 1), 1);
-      loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.labelSize, outputSize);
-      data.checkLabels(loss, outputSize);
+      const outputs = outputSize(original);
+      loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.labelSize, outputs);
+      data.checkLabels(loss, outputs);
       if (options.epochs > 0) objective = { kind: loss, distill: distillWeight(options, data), temperature: options.temperature };
     }
     // A gate that cannot be answered is bad input: refuse now, before anything is written.
@@ -252,7 +272,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
     report.timings.writeMs = performance.now() - t;
     report.timings.totalMs = performance.now() - started;
     folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
-    await writeFolderAtomically(options.out, folder, options.force);
+    await writeFolderAtomically(options.out, folder, options.force, signal);
     const written = [...folder.keys()].map((name) => path.resolve(options.out, name));
     return { report, plan, files: written };
   } finally {

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'UNSUPPORTED_LAYER'
   | 'OUTPUT_EXISTS'
   | 'NOTHING_TO_DO'
-  | 'REPORT_FORMAT';
+  | 'REPORT_FORMAT'
+  | 'ABORTED';
 
 /** Base class of every error lowrank raises on purpose. */
 export class LowrankError extends Error {
@@ -20,13 +21,14 @@ export class LowrankError extends Error {
   /** The file (or folder) the problem is in, when there is one. */
   readonly file: string | undefined;
   /** Exit code the CLI uses for this error. */
-  readonly exitCode: number = 2;
+  readonly exitCode: number;
 
-  constructor(code: ErrorCode, message: string, file?: string) {
+  constructor(code: ErrorCode, message: string, file?: string, exitCode = 2) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.file = file;
+    this.exitCode = exitCode;
   }
 }
 
@@ -77,6 +79,22 @@ export class ReportFormatError extends LowrankError {
   constructor(file: string, message: string) {
     super('REPORT_FORMAT', message, file);
   }
+}
+
+/**
+ * The run was cancelled through its AbortSignal (the CLI aborts on SIGINT/SIGTERM): nothing was written.
+ * The exit code follows the shell convention 128 + signal number (130 SIGINT, 143 SIGTERM).
+ */
+export class AbortedError extends LowrankError {
+  constructor(reason: unknown) {
+    const signal = typeof reason === 'string' ? reason : undefined;
+    super('ABORTED', `interrupted${signal !== undefined ? ` (${signal})` : ''}; nothing was written`, undefined, signal === 'SIGTERM' ? 143 : 130);
+  }
+}
+
+/** Throw AbortedError when `signal` has been aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError(signal.reason);
 }
 
 /** The one-line form the CLI prints: `<file>: <problem>` or just `<problem>`. */

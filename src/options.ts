@@ -69,6 +69,8 @@ export const CompressOptionsSchema = z.object({
   stream: z.boolean().optional(),
   force: z.boolean().default(false),
   dryRun: z.boolean().default(false),
+  /** Proceed with weights that hold NaN or Infinity (refused by default). */
+  allowNonfinite: z.boolean().default(false),
   backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
 });
 

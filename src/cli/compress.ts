@@ -18,7 +18,7 @@ export const parseNumber = (value: unknown): number | undefined => {
   return text === '' ? NaN : Number(text);
 };
 
-export async function runCompress(model: string, opts: Record<string, unknown>): Promise<number> {
+export async function runCompress(model: string, opts: Record<string, unknown>, signal?: AbortSignal): Promise<number> {
   const quiet = opts['quiet'] === true;
   const format = outputFormat(opts);
   const result = await compress({
@@ -50,11 +50,13 @@ export async function runCompress(model: string, opts: Record<string, unknown>):
     backend: opts['backend'] as 'auto',
     force: opts['force'] === true,
     dryRun: opts['dryRun'] === true,
+    allowNonfinite: opts['allowNonfinite'] === true,
     ...(opts['quantize'] !== undefined ? { quantize: opts['quantize'] as 'float16' } : {}),
     ...(opts['maxAccuracyDrop'] !== undefined ? { maxAccuracyDrop: parseNumber(opts['maxAccuracyDrop']) } : {}),
     ...(opts['maxAgreementLoss'] !== undefined ? { maxAgreementLoss: parseNumber(opts['maxAgreementLoss']) } : {}),
     ...(opts['minSizeReduction'] !== undefined ? { minSizeReduction: parseNumber(opts['minSizeReduction']) } : {}),
     onEvent: progressPrinter(process.stderr, quiet),
+    ...(signal !== undefined ? { signal } : {}),
   });
   const color = colorFor(process.stdout, opts['color'] !== false);
   if (result.report === null) {

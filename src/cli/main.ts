@@ -12,7 +12,7 @@ import { runEvaluate } from './evaluate.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
 
-function program(): Command {
+function program(signal: AbortSignal): Command {
   const cli = new Command('lowrank')
     .description('Make TensorFlow.js Layers models smaller and faster by low-rank factorization.')
     .version(VERSION, '-V, --version')
@@ -54,6 +54,7 @@ function program(): Command {
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node', 'wasm', 'cpu']).default('auto'))
     .option('-f, --force', 'replace a non-empty output folder')
     .option('--dry-run', 'print the plan and exit; nothing is written')
+    .option('--allow-nonfinite', 'proceed when weights hold NaN or Infinity (layers whose kernel does are kept as stored)')
     .addOption(new Option('--quantize <dtype>', 'store the output\'s float weights quantized, as tfjs-converter does').choices(['float16', 'uint8']))
     .option('--max-accuracy-drop <points>', 'quality gate: exit 1 when accuracy falls more than this many points (1.5)')
     .option('--max-agreement-loss <f>', 'quality gate: exit 1 when more than this share of predictions change (0.02)')
@@ -63,7 +64,7 @@ function program(): Command {
     .option('-q, --quiet', 'no progress on stderr')
     .option('--no-color', 'no colour')
     .action(async (model: string, opts: Record<string, unknown>) => {
-      process.exitCode = await runCompress(model, opts);
+      process.exitCode = await runCompress(model, opts, signal);
     });
 
   cli
@@ -126,8 +127,32 @@ function writeCommanderError(text: string): void {
   else process.stderr.write(`lowrank: ${line}\n`);
 }
 
+/**
+ * SIGINT/SIGTERM abort the run through an AbortSignal: compress() stops at its next batch or stage,
+ * removes its temporary output and throws AbortedError, which the catch below turns into exit 130/143.
+ * A second signal exits at once.
+ */
+function abortOnSignals(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((name) => {
+    const handler = (): void => {
+      if (controller.signal.aborted) process.exit(name === 'SIGTERM' ? 143 : 130);
+      controller.abort(name);
+    };
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const [name, handler] of handlers) process.off(name, handler);
+    },
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const cli = program();
+  const signals = abortOnSignals();
+  const cli = program(signals.signal);
   const debug = argv.includes('--debug');
   try {
     await cli.parseAsync(argv, { from: 'user' });
@@ -146,6 +171,8 @@ export async function main(argv: string[]): Promise<number> {
     if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
     else process.stderr.write('lowrank: run again with --debug for the stack trace, and please report it\n');
     return EXIT.internal;
+  } finally {
+    signals.dispose();
   }
 }
 

@@ -97,6 +97,11 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec, sele
       entry.reason = 'not selected';
       continue;
     }
+    if (!values.every(Number.isFinite)) {
+      // Only reachable with --allow-nonfinite: an SVD of NaN/Inf is NaN, so the layer stays as stored.
+      entry.reason = 'kernel holds NaN or Infinity; kept as stored';
+      continue;
+    }
     const d = svd(values, m, n);
     entry.singularValues = Array.from(d.s);
     const requested = spec.kind === 'fixed' ? spec.rank : spec.kind === 'energy' ? rankForEnergy(d.s, spec.fraction) : (spec.ranks.get(name) as number);

@@ -40,15 +40,34 @@ export async function toLayersModel(
           weightData: concatWeightBytes(weights),
         },
   );
+  // A model that fails half-built leaves its variables and scratch tensors behind: collect them.
+  const variablesBefore = new Set(Object.keys(tf.engine().registeredVariables));
+  tf.engine().startScope();
   try {
-    return await tf.loadLayersModel(handler);
+    const model = await tf.loadLayersModel(handler);
+    // Odd configs (say a layer where a constraint belongs) can make variables the model never owns.
+    const owned = new Set(model.weights.map((w) => (w.read() as tf.Variable).name));
+    for (const [name, variable] of Object.entries(tf.engine().registeredVariables)) {
+      if (!variablesBefore.has(name) && !owned.has(name)) variable.dispose();
+    }
+    return model;
   } catch (err) {
+    for (const [name, variable] of Object.entries(tf.engine().registeredVariables)) {
+      if (!variablesBefore.has(name)) variable.dispose();
+    }
     const message = (err as Error).message ?? String(err);
     const unknown = /Unknown layer: ([^.\s]+)/.exec(message);
     if (unknown) {
       throw new UnsupportedLayerError(file, `layer class "${unknown[1]}" is not a standard TF.js layer (custom layers cannot be loaded without their code)`);
     }
+    const unset = /weights are not set: (.+)$/m.exec(message);
+    if (unset) throw new ModelFormatError(file, `weightsManifest has no weight for ${unset[1]}, which the topology's layers need`);
+    const extra = /Provided weight data has no target variable: (.+)$/m.exec(message);
+    if (extra) throw new ModelFormatError(file, `weight "${extra[1]}" in weightsManifest belongs to no layer of the topology`);
     throw new ModelFormatError(file, `tfjs cannot build this model: ${firstLine(message)}`);
+  } finally {
+    // Variables are never scope-owned; everything else the build made and did not keep is freed here.
+    tf.engine().endScope();
   }
 }
 

@@ -4,7 +4,7 @@
  * against the manifest before anything is decoded, and keep each weight's bytes exactly as stored so
  * untouched weights can be written back unchanged (quantization included).
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
 import {
@@ -31,12 +31,25 @@ export interface LoadedModel {
 }
 
 /** Keep model.json parsing cheap to refuse: a Layers topology is kilobytes, not hundreds of MB. */
-const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+/**
+ * Deepest nesting of arrays/objects accepted in model.json. Real topologies nest about ten levels;
+ * tfjs walks the topology recursively, so thousands of levels would overflow its stack.
+ */
+export const MAX_JSON_DEPTH = 500;
+/** Most elements one weight may have (tfjs's typed arrays and wasm heap top out well below 2^31). */
+export const MAX_WEIGHT_ELEMENTS = 2 ** 31 - 1;
 
 export async function readModel(modelPath: string): Promise<LoadedModel> {
   const file = path.resolve(modelPath);
   let text: string;
   try {
+    // Size first: a hostile multi-GB model.json is refused without reading it.
+    const info = await stat(file);
+    if (info.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    if (info.size > MAX_MODEL_JSON_BYTES) {
+      throw new ModelFormatError(modelPath, `model.json is ${info.size} bytes, more than the ${MAX_MODEL_JSON_BYTES} allowed`);
+    }
     const buffer = await readFile(file);
     if (buffer.byteLength > MAX_MODEL_JSON_BYTES) {
       throw new ModelFormatError(modelPath, `model.json is ${buffer.byteLength} bytes, more than the ${MAX_MODEL_JSON_BYTES} allowed`);
@@ -46,17 +59,21 @@ export async function readModel(modelPath: string): Promise<LoadedModel> {
     if (err instanceof ModelFormatError) throw err;
     throw new ModelFormatError(modelPath, `cannot read model: ${systemMessage(err)}`);
   }
+  if (text.trim() === '') throw new ModelFormatError(modelPath, 'model.json is empty');
+  const depth = jsonDepthOver(text, MAX_JSON_DEPTH);
+  if (depth !== undefined) throw new ModelFormatError(modelPath, `JSON is nested more than ${MAX_JSON_DEPTH} levels deep (at character ${depth})`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
+    // A RangeError (stack or string size) is as much a bad file as a SyntaxError.
     throw new ModelFormatError(modelPath, `not valid JSON: ${(err as Error).message}`);
   }
   if (isObject(raw) && raw['format'] === 'graph-model') {
     throw new ModelFormatError(modelPath, 'this is a TF.js graph model; lowrank works on Layers models (format "layers-model")');
   }
   const parsed = ModelJsonSchema.safeParse(raw);
-  if (!parsed.success) throw new ModelFormatError(modelPath, `not a TF.js Layers model.json: ${describeZodError(parsed.error)}`);
+  if (!parsed.success) throw new ModelFormatError(modelPath, `not a TF.js Layers model.json: ${describeZodError(parsed.error, raw)}`);
   const json = parsed.data;
   if (json.format !== undefined && json.format !== 'layers-model') {
     throw new ModelFormatError(modelPath, `unsupported format "${json.format}" (expected "layers-model")`);
@@ -76,9 +93,15 @@ async function readWeights(displayPath: string, file: string, json: ModelJson): 
     for (const entry of group.weights) {
       if (seen.has(entry.name)) throw new ModelFormatError(displayPath, `weight "${entry.name}" appears twice in weightsManifest`);
       seen.add(entry.name);
-      expected += elementCount(entry.shape) * storedElementBytes(entry);
+      const count = elementCount(entry.shape);
+      if (!Number.isSafeInteger(count) || count > MAX_WEIGHT_ELEMENTS) {
+        throw new ModelFormatError(displayPath, `weight "${entry.name}" has shape [${entry.shape.join(', ')}], ${count} elements: too large (at most ${MAX_WEIGHT_ELEMENTS})`);
+      }
+      expected += count * storedElementBytes(entry);
     }
-    const buffers: Buffer[] = [];
+    // The shards' sizes bound the group before any of them is read.
+    let onDisk = 0;
+    const shardPaths: Array<[string, string]> = [];
     for (const shard of group.paths) {
       const shardPath = resolveInside(displayPath, dir, shard);
       let real: string;
@@ -88,7 +111,28 @@ async function readWeights(displayPath: string, file: string, json: ModelJson): 
         throw new ModelFormatError(displayPath, `cannot read weight file "${shard}": ${systemMessage(err)}`);
       }
       if (!isInside(realDir, real)) throw new ModelFormatError(displayPath, `weight file "${shard}" links outside the model's folder`);
-      buffers.push(await readFile(real));
+      try {
+        const info = await stat(real);
+        if (info.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+        onDisk += info.size;
+      } catch (err) {
+        throw new ModelFormatError(displayPath, `cannot read weight file "${shard}": ${systemMessage(err)}`);
+      }
+      shardPaths.push([shard, real]);
+    }
+    if (onDisk !== expected) {
+      throw new ModelFormatError(
+        displayPath,
+        `weightsManifest[${g}] describes ${expected} bytes but its files hold ${onDisk} (${group.paths.join(', ')})`,
+      );
+    }
+    const buffers: Buffer[] = [];
+    for (const [shard, real] of shardPaths) {
+      try {
+        buffers.push(await readFile(real));
+      } catch (err) {
+        throw new ModelFormatError(displayPath, `cannot read weight file "${shard}": ${systemMessage(err)}`);
+      }
     }
     const data = Buffer.concat(buffers);
     if (data.byteLength !== expected) {
@@ -132,6 +176,67 @@ function resolveInside(displayPath: string, dir: string, shard: string): string 
 function isInside(dir: string, candidate: string): boolean {
   const rel = path.relative(dir, candidate);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/**
+ * The index of the first character at which arrays/objects nest deeper than `limit`, or undefined.
+ * A linear scan that skips strings, so it costs nothing next to JSON.parse and never recurses.
+ */
+export function jsonDepthOver(text: string, limit: number): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return undefined;
+}
+
+/** Where a weight first holds NaN or ±Infinity, after dequantizing. */
+export interface NonfiniteValue {
+  name: string;
+  index: number;
+  value: number;
+}
+
+/** The first NaN/±Infinity among float weights (stored float32, float16, or a non-finite min/scale). */
+export function findNonfinite(weights: readonly StoredWeight[]): NonfiniteValue | undefined {
+  for (const { entry, bytes } of weights) {
+    if (entry.dtype !== 'float32') continue;
+    const q = entry.quantization;
+    if (q === undefined) {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i * 4 < bytes.byteLength; i++) {
+        const v = view.getFloat32(i * 4, true);
+        if (!Number.isFinite(v)) return { name: entry.name, index: i, value: v };
+      }
+    } else if (q.dtype === 'float16') {
+      for (let i = 0; i * 2 < bytes.byteLength; i++) {
+        const bits = (bytes[i * 2] as number) | ((bytes[i * 2 + 1] as number) << 8);
+        if ((bits & 0x7c00) === 0x7c00) {
+          const value = (bits & 0x03ff) !== 0 ? NaN : bits & 0x8000 ? -Infinity : Infinity;
+          return { name: entry.name, index: i, value };
+        }
+      }
+    } else {
+      for (const v of [q.min, q.scale]) if (v !== undefined && !Number.isFinite(v)) return { name: entry.name, index: 0, value: v };
+    }
+  }
+  return undefined;
+}
+
+/** Refuse weights holding NaN/Infinity, naming the first; `--allow-nonfinite` skips this. */
+export function checkFinite(displayPath: string, weights: readonly StoredWeight[]): void {
+  const bad = findNonfinite(weights);
+  if (bad !== undefined) {
+    throw new ModelFormatError(displayPath, `weight "${bad.name}" holds ${bad.value} at element ${bad.index} (use --allow-nonfinite to proceed anyway)`);
+  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -52,9 +52,17 @@ export function elementCount(shape: readonly number[]): number {
 }
 
 /** Render the first zod issue as `<path>: <message>`, the form our one-line errors use. */
-export function describeZodError(error: z.ZodError): string {
+export function describeZodError(error: z.ZodError, raw?: unknown): string {
   const issue = error.issues[0];
   if (issue === undefined) return 'invalid';
   const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
-  return `${where}: ${issue.message}`;
+  return `${where}${weightNameAt(raw, issue.path)}: ${issue.message}`;
+}
+
+/** ` (weight "name")` when `at` points inside weightsManifest[g].weights[i] and that entry has a name. */
+function weightNameAt(raw: unknown, at: readonly PropertyKey[]): string {
+  if (at[0] !== 'weightsManifest' || at[2] !== 'weights' || at.length < 4) return '';
+  const group = (raw as { weightsManifest?: Array<{ weights?: unknown[] }> } | undefined)?.weightsManifest?.[at[1] as number];
+  const entry = group?.weights?.[at[3] as number] as { name?: unknown } | undefined;
+  return typeof entry?.name === 'string' && entry.name !== '' ? ` (weight "${entry.name.slice(0, 200)}")` : '';
 }

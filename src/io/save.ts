@@ -4,7 +4,7 @@
  */
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OutputExistsError } from '../errors.js';
+import { OutputExistsError, throwIfAborted } from '../errors.js';
 import type { StoredWeight } from './load.js';
 import type { ModelJson } from './model-json.js';
 
@@ -64,9 +64,11 @@ export async function checkOutputFree(dir: string, force: boolean): Promise<void
 /**
  * Write `files` (relative name → contents) as the folder `dir`. The folder appears whole or not at all:
  * files go to a temporary sibling first; an existing `dir` is replaced only with `force`, and only once
- * the new folder is complete.
+ * the new folder is complete. When `signal` is aborted before the rename, the temporary folder is removed
+ * and AbortedError thrown: nothing appears.
  */
-export async function writeFolderAtomically(dir: string, files: Map<string, Uint8Array | string>, force: boolean): Promise<void> {
+export async function writeFolderAtomically(dir: string, files: Map<string, Uint8Array | string>, force: boolean, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal);
   const target = path.resolve(dir);
   await checkOutputFree(target, force);
   const parent = path.dirname(target);
@@ -75,7 +77,11 @@ export async function writeFolderAtomically(dir: string, files: Map<string, Uint
   const temporary = path.join(parent, `.${path.basename(target)}.tmp-${suffix}`);
   await mkdir(temporary);
   try {
-    for (const [name, contents] of files) await writeFile(path.join(temporary, name), contents);
+    for (const [name, contents] of files) {
+      throwIfAborted(signal);
+      await writeFile(path.join(temporary, name), contents);
+    }
+    throwIfAborted(signal);
     let old: string | undefined;
     try {
       await stat(target);
