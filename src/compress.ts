@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { DatasetError, ModelFormatError, NothingToDoError, UsageError, throwIfAborted } from './errors.js';
 import { factorizableClasses } from './factorize/registry.js';
 import { chosen, layerFilter, planModel, applyPlan, type FactorizedModel, type Plan } from './factorize/index.js';
-import { checkFinite } from './io/load.js';
 import { buildModelFiles, loadModel, modelFiles, modelFolderFiles, writeFolderAtomically, checkOutputFree, type ModelFiles, type ModelJson, type StoredWeight } from './io/index.js';
 import { formatRank, resolveCompressOptions, type CompressInput, type CompressOptions } from './options.js';
 import { countFlops } from './report/flops.js';
@@ -76,15 +75,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
   if (!options.dryRun) await checkOutputFree(options.out, options.force);
 
   // Load, read and plan before saying anything: bad input then fails with its one-line error alone.
-  const { stored, model: original } = await loadModel(options.model);
-  if (!options.allowNonfinite) {
-    try {
-      checkFinite(options.model, stored.weights);
-    } catch (err) {
-      original.dispose();
-      throw err;
-    }
-  }
+  const { stored, model: original } = await loadModel(options.model, { allowNonfinite: options.allowNonfinite });
   let factorized: FactorizedModel | undefined;
   // The held-out samples and the original's predictions on them, kept for the size variants.
   let context: EvaluationContext | null = null;

@@ -23,6 +23,7 @@ const EvaluateOptionsSchema = z.object({
   imageShape: z.union([z.string(), z.array(z.number())]).optional(),
   inputShape: z.union([z.string(), z.array(z.number())]).optional(),
   backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+  allowNonfinite: z.boolean().default(false),
 });
 export type EvaluateInput = z.input<typeof EvaluateOptionsSchema>;
 
@@ -42,8 +43,14 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> 
   if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid options');
   const o = parsed.data;
   const backend = await initBackend(o.backend);
-  const { stored, model } = await loadModel(o.model);
-  const reference = o.reference === undefined ? undefined : await loadModel(o.reference);
+  const { stored, model } = await loadModel(o.model, { allowNonfinite: o.allowNonfinite });
+  let reference: Awaited<ReturnType<typeof loadModel>> | undefined;
+  try {
+    reference = o.reference === undefined ? undefined : await loadModel(o.reference, { allowNonfinite: o.allowNonfinite });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   try {
     const shapes = requireInputShapes(model, o.data, o.inputShape === undefined ? undefined : parseShape(o.inputShape));
     const read = readOptionsFor(shapes, {

@@ -45,9 +45,9 @@ export interface InspectReport {
   totals: Array<{ energy: number; params: number }>;
 }
 
-export async function inspect(modelPath: string, options: { backend?: BackendChoice; layers?: string } = {}): Promise<InspectReport> {
+export async function inspect(modelPath: string, options: { backend?: BackendChoice; layers?: string; allowNonfinite?: boolean } = {}): Promise<InspectReport> {
   const backend = await initBackend(options.backend ?? 'auto');
-  const { stored, model } = await loadModel(modelPath);
+  const { stored, model } = await loadModel(modelPath, { allowNonfinite: options.allowNonfinite ?? false });
   try {
     const bytesByWeight = new Map(stored.weights.map((w) => [w.entry.name, w.bytes.byteLength]));
     // Rank 1 for every layer: only the spectra and shapes of the plan are used here.

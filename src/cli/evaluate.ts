@@ -18,6 +18,7 @@ export async function runEvaluate(model: string, opts: Record<string, unknown>):
     ...(opts['imageShape'] !== undefined ? { imageShape: String(opts['imageShape']) } : {}),
     ...(opts['inputShape'] !== undefined ? { inputShape: String(opts['inputShape']) } : {}),
     backend: (opts['backend'] as 'auto' | undefined) ?? 'auto',
+    allowNonfinite: opts['allowNonfinite'] === true,
   });
   if (opts['json'] === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(renderEvaluation(report, colorFor(process.stdout, opts['color'] !== false)));

@@ -8,6 +8,7 @@ import { colorFor } from './output.js';
 export async function runInspect(model: string, opts: Record<string, unknown>): Promise<number> {
   const report = await inspect(model, {
     backend: (opts['backend'] as 'auto' | undefined) ?? 'auto',
+    allowNonfinite: opts['allowNonfinite'] === true,
     ...(opts['layers'] !== undefined ? { layers: String(opts['layers']) } : {}),
   });
   if (opts['json'] === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -4,7 +4,8 @@
  */
 import { tf } from '../tf.js';
 import { VERSION } from '../version.js';
-import { readModel, type LoadedModel, type StoredWeight } from './load.js';
+import { checkFinite, readModel, type LoadedModel, type StoredWeight } from './load.js';
+import { checkTopologySizes } from '../graph/check.js';
 import { collectWeights, toLayersModel } from './layers-model.js';
 import { buildModelFiles, modelFolderFiles, writeFolderAtomically, type ModelFiles } from './save.js';
 import type { ModelJson } from './model-json.js';
@@ -20,9 +21,15 @@ export interface OpenedModel {
   model: tf.LayersModel;
 }
 
-/** Read model.json + shards and build the live model (uncompiled). */
-export async function loadModel(file: string): Promise<OpenedModel> {
+/**
+ * Read model.json + shards and build the live model (uncompiled). Everything that can be checked on
+ * the stored bytes and the topology is checked before tfjs allocates anything: NaN/Infinity in the
+ * weights (unless `allowNonfinite`) and the sizes layers declare.
+ */
+export async function loadModel(file: string, options: { allowNonfinite?: boolean } = {}): Promise<OpenedModel> {
   const stored = await readModel(file);
+  if (options.allowNonfinite !== true) checkFinite(file, stored.weights);
+  checkTopologySizes(file, stored.json.modelTopology, stored.weights.map((w) => w.entry));
   const model = await toLayersModel(file, stored.json.modelTopology, stored.weights);
   return { stored, model };
 }

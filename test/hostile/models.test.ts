@@ -122,8 +122,11 @@ const cases: Case[] = [
     },
     problem: /no layer lowrank can factorize/,
   },
-  { name: 'units as a string', mutate: json((j) => { j['modelTopology']['config']['layers'][0]['config']['units'] = 'abc'; }), problem: /tfjs cannot build this model: .*units.*"abc"/ },
-  { name: 'units negative', mutate: json((j) => { j['modelTopology']['config']['layers'][0]['config']['units'] = -4; }), problem: /tfjs cannot build this model: .*units.*-4/ },
+  { name: 'units as a string', mutate: json((j) => { j['modelTopology']['config']['layers'][0]['config']['units'] = 'abc'; }), problem: /layer "dense_1" \(Dense\): units must be a positive whole number, found "abc"/ },
+  { name: 'units negative', mutate: json((j) => { j['modelTopology']['config']['layers'][0]['config']['units'] = -4; }), problem: /layer "dense_1" \(Dense\): units must be a positive whole number, found -4/ },
+  // tfjs would allocate a 64 x 10^8 kernel while building, before comparing it with the manifest.
+  { name: 'units far beyond any stored weight', mutate: json((j) => { j['modelTopology']['config']['layers'][0]['config']['units'] = 100_000_000; }), problem: /layer "dense_1" \(Dense\): units 100000000 is larger than any stored weight dimension \(256\)/ },
+  { name: 'an input of 10^10 values', mutate: json((j) => { j['modelTopology']['config']['layers'][0]['config']['batch_input_shape'] = [null, 100000, 100000]; }), problem: /an input of 10000000000 values per sample is more than/ },
   { name: 'layers not an array', mutate: json((j) => { j['modelTopology']['config']['layers'] = 'dense'; }), problem: /layers/ },
 ];
 
