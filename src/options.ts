@@ -38,8 +38,15 @@ export function formatRank(spec: RankSpec): string {
   return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
 }
 
-const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`);
+/** A whole-number option whose every message states the allowed range. */
+const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
+  return z
+    .number({ error: `${name} must be a number (allowed: ${range})` })
+    .int(`${name} must be a whole number (allowed: ${range})`)
+    .min(min, `${name} must be at least ${min} (allowed: ${range})`)
+    .max(max, `${name} must be at most ${max} (allowed: ${range})`);
+};
 
 export const CompressOptionsSchema = z.object({
   model: z.string().min(1, 'the model path is empty'),

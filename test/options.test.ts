@@ -119,3 +119,13 @@ describe('resolveCompressOptions', () => {
     });
   }
 });
+
+describe('numeric option messages', () => {
+  it('state the allowed range', () => {
+    const base = { model: 'm/model.json', rank: '4', data: 'x.csv' };
+    assert.throws(() => resolveCompressOptions({ ...base, epochs: -1 }), /--epochs must be at least 0 \(allowed: 0 to 100000\)/);
+    assert.throws(() => resolveCompressOptions({ ...base, batchSize: 1.5 }), /--batch-size must be a whole number \(allowed: 1 to 1048576\)/);
+    assert.throws(() => resolveCompressOptions({ ...base, seed: -2 }), /--seed must be at least 0 \(allowed: 0 to 4294967295\)/);
+    assert.throws(() => resolveCompressOptions({ ...base, validationSplit: 1 }), /--validation-split must be in \[0, 1\)/);
+  });
+});
