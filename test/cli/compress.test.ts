@@ -131,6 +131,7 @@ describe('lowrank compress refuses bad input with exit 2 and writes nothing', ()
     ['a negative epoch count', () => ['compress', model, '--rank', '4', '--epochs', '-1'], /--epochs must be at least 0/],
     ['fine-tuning without data', () => ['compress', model, '--rank', '4'], /needs --data/],
     ['an unknown option', () => ['compress', model, '--rank', '4', '--forse'], /unknown option '--forse'.*--force/],
+    ['an unknown command', () => ['comprss', model], /unknown command 'comprss'.*compress/],
     ['a dataset of the wrong width', () => ['compress', model, '--rank', '4', '--data', path.join(tmp, 'narrow.csv')], /narrow\.csv: line 1: row has 63 features, the model expects 64/],
     ['a dataset with a bad cell', () => ['compress', model, '--rank', '4', '--data', path.join(tmp, 'bad-cell.csv')], /bad-cell\.csv: line 3.*"x7"/],
     ['a label outside the classes', () => ['compress', model, '--rank', '4', '--data', path.join(tmp, 'bad-label.csv')], /bad-label\.csv: sample 2: label 12 is not a class index of this model \(0\.\.9\)/],
