@@ -12,6 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createRng } from '../src/train/random.js';
+import { readDataset, type ReadDatasetOptions } from '../src/train/dataset.js';
+import { DatasetError } from '../src/errors.js';
 import { initBackend, tf } from '../src/tf.js';
 import { loadModel, saveModel, type OpenedModel } from '../src/io/index.js';
 import { chosen, liveLayer, truncate, type Plan } from '../src/factorize/index.js';
@@ -272,4 +274,20 @@ export function useTempDirAndLeakCheck(): () => string {
     assert.equal(tf.memory().numTensors, tensorsAtStart, 'tensors leaked');
   });
   return () => dir;
+}
+
+/**
+ * Asserts that reading `file` fails with a one-line DatasetError about `errorFile` (default `file`)
+ * whose message equals `message` (a string) or matches it (a RegExp).
+ */
+export async function assertDatasetError(file: string, message: string | RegExp, options?: ReadDatasetOptions, errorFile = file): Promise<void> {
+  await assert.rejects(readDataset(file, options), (err: unknown) => {
+    assert.ok(err instanceof DatasetError, `expected a DatasetError, got ${String(err)}`);
+    assert.equal(err.file, errorFile);
+    assert.equal(err.code, 'DATASET');
+    assert.doesNotMatch(err.message, /\n/);
+    if (typeof message === 'string') assert.equal(err.message, message);
+    else assert.match(err.message, message);
+    return true;
+  });
 }

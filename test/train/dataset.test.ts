@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DatasetError } from '../../src/errors.js';
-import { readDataset, splitDataset, type Dataset, type ReadDatasetOptions } from '../../src/train/dataset.js';
+import { readDataset, splitDataset, type Dataset } from '../../src/train/dataset.js';
 import { createRng } from '../../src/train/random.js';
+import { assertDatasetError } from '../helpers.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/datasets/', import.meta.url));
 const fixture = (name: string): string => join(fixtures, name);
@@ -24,19 +25,6 @@ async function scratchFile(name: string, content: string): Promise<string> {
   const file = join(scratch, name);
   await writeFile(file, content);
   return file;
-}
-
-/** Asserts that reading `file` fails with a DatasetError about `file` whose message matches. */
-async function assertDatasetError(file: string, message: string | RegExp, options?: ReadDatasetOptions): Promise<void> {
-  await assert.rejects(readDataset(file, options), (err: unknown) => {
-    assert.ok(err instanceof DatasetError, `expected a DatasetError, got ${String(err)}`);
-    assert.equal(err.file, file);
-    assert.equal(err.code, 'DATASET');
-    assert.doesNotMatch(err.message, /\n/);
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    return true;
-  });
 }
 
 const rows = (ds: Dataset): number[][] =>

@@ -5,7 +5,8 @@ import { dirname, extname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { DatasetError, UsageError } from '../../src/errors.js';
-import { readDataset, type Dataset, type ReadDatasetOptions } from '../../src/train/dataset.js';
+import { readDataset, type Dataset } from '../../src/train/dataset.js';
+import { assertDatasetError } from '../helpers.js';
 
 let scratch = '';
 before(async () => {
@@ -43,17 +44,6 @@ async function writeImage(file: string, width: number, height: number, channels:
 /** A solid RGB image. */
 function solid(file: string, width: number, height: number, colour: Rgb): Promise<string> {
   return writeImage(file, width, height, 3, Array.from({ length: width * height }, () => colour).flat());
-}
-
-async function assertDatasetError(path: string, message: string | RegExp, options: ReadDatasetOptions, errorFile = path): Promise<void> {
-  await assert.rejects(readDataset(path, options), (err: unknown) => {
-    assert.ok(err instanceof DatasetError, `expected a DatasetError, got ${String(err)}`);
-    assert.equal(err.file, errorFile);
-    assert.doesNotMatch(err.message, /\n/);
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    return true;
-  });
 }
 
 /** Sample `i` as rows of pixels, each pixel an array of channel values. */

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatasetError, UsageError } from '../../src/errors.js';
-import { readDataset, type ReadDatasetOptions } from '../../src/train/dataset.js';
+import { readDataset } from '../../src/train/dataset.js';
 import { parsePythonLiteral, readNpy } from '../../src/train/npy.js';
+import { assertDatasetError } from '../helpers.js';
 
 let scratch = '';
 before(async () => {
@@ -74,17 +75,6 @@ async function npyFile(descr: string, shape: readonly number[], data: Uint8Array
   const file = join(scratch, name ?? `a${counter++}.npy`);
   await writeFile(file, npyBytes(descr, shape, data, parts));
   return file;
-}
-
-async function assertDatasetError(file: string, message: string | RegExp, options?: ReadDatasetOptions, errorFile = file): Promise<void> {
-  await assert.rejects(readDataset(file, options), (err: unknown) => {
-    assert.ok(err instanceof DatasetError, `expected a DatasetError, got ${String(err)}`);
-    assert.equal(err.file, errorFile);
-    assert.doesNotMatch(err.message, /\n/);
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe('readDataset: .npy features', () => {
