@@ -208,7 +208,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
       output: {
         path: path.resolve(options.out),
         params: factorized.model.countParams(),
-        ...measureBytes(output.shards.values()),
+        ...writtenBytes(sizes, quantize),
         factorizableParams: factorizableAfter,
       },
       options: {
@@ -311,6 +311,13 @@ async function measureSizes(
     if (quantize === storage) written = files;
   }
   return { sizes, written };
+}
+
+/** Bytes of the written variant, already measured for the size table (gzip is not cheap). */
+function writtenBytes(sizes: readonly SizeVariant[], quantize: 'float16' | 'uint8' | undefined): { weightBytes: number; gzipBytes: number } {
+  const row = sizes.find((s) => s.variant === writtenVariant(quantize));
+  if (row === undefined) throw new Error(`size table lacks the written variant ${writtenVariant(quantize)}`);
+  return { weightBytes: row.weightBytes, gzipBytes: row.gzipBytes };
 }
 
 function reencode(build: () => ModelFiles): ModelFiles | null {
