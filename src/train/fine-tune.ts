@@ -130,6 +130,7 @@ async function trainEpochs(
   const history: EpochRecord[] = [];
   let stoppedEarly = false;
   let step = 0;
+  let trained = 0; // samples over all epochs, for the rate
   const trainStarted = performance.now();
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -161,9 +162,10 @@ async function trainEpochs(
         step++;
         b++;
         seen += batch.count;
+        trained += batch.count;
         lossSum += loss * batch.count;
         const elapsed = (performance.now() - trainStarted) / 1000;
-        const samplesPerSecond = (step * batchSize) / Math.max(elapsed, 1e-9);
+        const samplesPerSecond = trained / Math.max(elapsed, 1e-9);
         options.onEvent?.({
           status: 'batch',
           epoch,
