@@ -104,7 +104,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
     const loadMs = performance.now() - started;
 
     let t = performance.now();
-    const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers));
+    const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers), { method: options.svd, seed: options.seed });
     if (chosen(plan).length === 0) throw nothingToDo(options, plan);
     if (options.dryRun) return { report: null, plan, files: [] };
     const samples = data === undefined ? '' : `, ${data.samples} samples from ${options.data}${'batches' in data.train ? ' (streamed)' : ''}`;
@@ -125,6 +125,8 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
       ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
       ...(e.reason !== undefined ? { reason: e.reason } : {}),
       singularValues: e.singularValues,
+      ...(e.singularValuesComplete === false ? { singularValuesComplete: false } : {}),
+      ...(e.svdMethod !== undefined ? { svd: e.svdMethod } : {}),
     }));
 
     let evaluation: CompressionReport['evaluation'] = null;
@@ -220,6 +222,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
         seed: options.seed,
         validationSplit: options.validationSplit,
         ...(quantize !== undefined ? { quantize } : {}),
+        svd: options.svd,
       },
       layers,
       data:

@@ -79,6 +79,8 @@ export const CompressOptionsSchema = z.object({
   /** Proceed with weights that hold NaN or Infinity (refused by default). */
   allowNonfinite: z.boolean().default(false),
   backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+  /** How layers are decomposed: exact SVD, randomized truncation, or chosen by shape. */
+  svd: z.enum(['exact', 'randomized', 'auto'], { error: '--svd must be exact, randomized or auto' }).default('auto'),
 });
 
 /** Options as callers give them. */

@@ -9,6 +9,7 @@ export async function runInspect(model: string, opts: Record<string, unknown>): 
   const report = await inspect(model, {
     backend: (opts['backend'] as 'auto' | undefined) ?? 'auto',
     allowNonfinite: opts['allowNonfinite'] === true,
+    ...(opts['svd'] !== undefined ? { svd: opts['svd'] as 'auto' } : {}),
     ...(opts['layers'] !== undefined ? { layers: String(opts['layers']) } : {}),
   });
   if (opts['json'] === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

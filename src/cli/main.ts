@@ -12,6 +12,13 @@ import { runEvaluate } from './evaluate.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
 
+/** `--svd`, shared by compress and inspect. */
+function svdOption(): Option {
+  return new Option('--svd <method>', 'exact: full SVD of every layer; randomized: only the top singular values (fast on large layers); auto: by shape')
+    .choices(['exact', 'randomized', 'auto'])
+    .default('auto');
+}
+
 function program(signal: AbortSignal): Command {
   const cli = new Command('lowrank')
     .description('Make TensorFlow.js Layers models smaller and faster by low-rank factorization.')
@@ -55,6 +62,7 @@ function program(signal: AbortSignal): Command {
     .option('-f, --force', 'replace a non-empty output folder')
     .option('--dry-run', 'print the plan and exit; nothing is written')
     .option('--allow-nonfinite', 'proceed when weights hold NaN or Infinity (layers whose kernel does are kept as stored)')
+    .addOption(svdOption())
     .addOption(new Option('--quantize <dtype>', 'store the output\'s float weights quantized, as tfjs-converter does').choices(['float16', 'uint8']))
     .option('--max-accuracy-drop <points>', 'quality gate: exit 1 when accuracy falls more than this many points (1.5)')
     .option('--max-agreement-loss <f>', 'quality gate: exit 1 when more than this share of predictions change (0.02)')
@@ -73,6 +81,7 @@ function program(signal: AbortSignal): Command {
     .argument('<model>', 'path to model.json')
     .option('--layers <patterns>', 'only these layers in the rank table (globs, comma-separated, !pattern excludes)')
     .option('--allow-nonfinite', 'proceed when weights hold NaN or Infinity')
+    .addOption(svdOption())
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node', 'wasm', 'cpu']).default('auto'))
     .option('--json', 'print as JSON')
     .option('--no-color', 'no colour')

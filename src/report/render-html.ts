@@ -188,7 +188,8 @@ function spectrumChart(layer: LayerReport, maxPoints: number): string {
       parts.push(`<text class="energy-label" x="${f(right ? rx + 4 : rx - 4)}" y="${T + 19}" text-anchor="${right ? 'start' : 'end'}">${pct(layer.energyKept)} energy kept</text>`);
     }
   }
-  const label = `Singular values of ${layer.name}${rank === null ? '' : `, rank ${rank} marked`}`;
+  const top = layer.singularValuesComplete === false ? `the top ${n} of ${Math.min(...layer.shape)} ` : '';
+  const label = `${top === '' ? 'Singular values' : `${top}singular values`} of ${layer.name}${rank === null ? '' : `, rank ${rank} marked`}`;
   return `<svg class="spectrum" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(label)}">${parts.join('')}</svg>`;
 }
 
@@ -201,8 +202,9 @@ function spectraSection(report: CompressionReport): string {
     const meta =
       l.rank === null
         ? `<span class="tag">kept</span> ${esc(l.reason ?? 'not factorized')}`
-        : `rank <strong>${l.rank}</strong> of ${l.singularValues.length} · ${pct(l.energyKept)} energy kept · error ${num(l.relativeError, 3)}`;
-    return `<figure class="${l.rank === null ? 'spectrum-fig unfactorized' : 'spectrum-fig'}"><figcaption><span class="lname" title="${esc(l.name)}">${esc(l.name)}</span> <span class="muted">${esc(l.className)} ${l.shape[0]}×${l.shape[1]}</span><br><span class="muted small">${meta}</span></figcaption>${spectrumChart(l, maxPoints)}</figure>`;
+        : `rank <strong>${l.rank}</strong> of ${Math.min(...l.shape)} · ${pct(l.energyKept)} energy kept · error ${num(l.relativeError, 3)}`;
+    const partial = l.singularValuesComplete === false ? `<br><span class="muted small">top ${l.singularValues.length} of ${Math.min(...l.shape)} singular values (randomized SVD)</span>` : '';
+    return `<figure class="${l.rank === null ? 'spectrum-fig unfactorized' : 'spectrum-fig'}"><figcaption><span class="lname" title="${esc(l.name)}">${esc(l.name)}</span> <span class="muted">${esc(l.className)} ${l.shape[0]}×${l.shape[1]}</span><br><span class="muted small">${meta}</span>${partial}</figcaption>${spectrumChart(l, maxPoints)}</figure>`;
   });
   const sampled = longest > maxPoints ? ` Spectra longer than ${maxPoints} values are drawn from the smallest and largest value of each of ${maxPoints / 2} equal index ranges, plus the values at the chosen rank.` : '';
   return `<section><h2>Singular value spectra</h2><p class="muted small">Each factorized kernel's singular values σ on a log scale. <span class="key key-after"></span> kept (first <i>r</i>), <span class="key key-dropped"></span> dropped; the <span class="key key-rank"></span> line marks the chosen rank <i>r</i>, the shaded area the kept energy Σσ²; <span class="key key-breakeven"></span> break-even rank (a larger rank saves nothing).${sampled}</p><div class="spectra">${figures.join('')}</div></section>`;
