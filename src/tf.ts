@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
-import { registerCpuFallbacks } from './kernels/wasm-fallbacks.js';
+import { registerCpuFallbacks, registerFasterWasmKernels } from './kernels/wasm-fallbacks.js';
 
 export { tf };
 
@@ -90,6 +90,7 @@ export function registerWasmFixes(): void {
     tf.registerKernel(config);
   }
   registerCpuFallbacks();
+  registerFasterWasmKernels();
 }
 
 function transposeFirst(matmul: KernelFunc, transpose: KernelFunc): KernelFunc {

@@ -12,10 +12,16 @@
  * The mechanism is general: every kernel the cpu backend registers and wasm lacks gets a fallback,
  * so a kernel a future tfjs version adds to cpu first is covered without a hand-kept list. The same
  * bridge also replaces the few wasm kernels that exist but compute wrong answers (WRONG_ON_WASM).
- * Three of the cpu kernels are too slow to train with at all (minutes per step); those get a fast
- * path first (FAST_PATHS) and keep the cpu kernel for the calls the fast path does not handle.
+ * Some of the cpu kernels are too slow to train with (seconds to minutes per step); those get a
+ * fast path first (FAST_PATHS) and keep the cpu kernel for the calls the fast path does not handle.
+ * A few wasm kernels are right but slow in the paths training takes; they get a fast path in front
+ * of them the same way (SLOW_ON_WASM). LOWRANK_REFERENCE_KERNELS=1 registers the kernels as they
+ * were before issue 11's fast paths, so that bench/train.ts can measure both in one run.
  */
 import { tf } from '../tf.js';
+import { maxPool3d, maxPool3dGrad, maxPoolGrad } from './pooling.js';
+import { conv2dBackpropFilter as convFilterGradient, conv2dBackpropInput as convInputGradient } from './conv.js';
+import { depthwiseConv2dBackpropInput } from './depthwise.js';
 import type {
   BackendValues,
   DataId,
@@ -77,14 +83,59 @@ const WRONG_ON_WASM: ReadonlyMap<string, string> = new Map([
  * - DepthwiseConv2dNativeBackpropFilter: the same TensorBuffer-bound loop. A flat loop over typed
  *   arrays adds the same products in the same order into a float64 accumulator, as the cpu kernel
  *   does, so the result is bit-identical and about 30x faster.
+ * - MaxPoolGrad (and the 3-D pool): TensorBuffer-bound, ~45% of a CNN's training step; pooling.ts
+ *   is bit-identical to the cpu kernels, 3 s → 6 ms for a 2×2 pool over 32×26×26×32.
+ * - DepthwiseConv2dNativeBackpropInput: a flat loop already, slowed by the copies across backends;
+ *   depthwise.ts is the same loop in place in the wasm heap.
  */
 type FastKernel = (args: Parameters<KernelFunc>[0]) => TensorInfo | undefined;
 
 const FAST_PATHS: ReadonlyMap<string, FastKernel> = new Map<string, FastKernel>([
   ['UnsortedSegmentSum', unsortedSegmentSum],
-  ['Conv2DBackpropFilter', conv2dBackpropFilter],
+  // One im2col product (conv.ts), faster again than the product per filter tap below, which
+  // LOWRANK_REFERENCE_KERNELS=1 still selects.
+  ['Conv2DBackpropFilter', convFilterGradient],
   ['DepthwiseConv2dNativeBackpropFilter', depthwiseConv2dBackpropFilter],
+  ['DepthwiseConv2dNativeBackpropInput', depthwiseConv2dBackpropInput],
+  ['MaxPoolGrad', maxPoolGrad],
+  ['MaxPool3D', maxPool3d],
+  ['MaxPool3DGrad', maxPool3dGrad],
 ]);
+
+/**
+ * wasm kernels that are right but too slow to train with, replaced by a fast path; the wasm kernel
+ * still answers the calls the fast path does not handle.
+ */
+const SLOW_ON_WASM: ReadonlyMap<string, FastKernel> = new Map<string, FastKernel>([
+  // A naive loop at ~0.2 GFLOP/s, 31% of the issue's CNN step (conv.ts: XNNPACK's Conv2D or a
+  // product). A float64 JS loop for Sum over leading axes (bias gradients) was tried and dropped:
+  // 6.2 ms against wasm's 1.2 ms for [21632, 32] in the same run.
+  ['Conv2DBackpropInput', convInputGradient],
+]);
+
+/**
+ * The kernels as they were before issue 11's fast paths, which `LOWRANK_REFERENCE_KERNELS=1` brings
+ * back (undefined: the cpu or wasm kernel alone) so that a benchmark can measure both, one process each.
+ */
+const BEFORE_ISSUE_11: ReadonlyMap<string, FastKernel | undefined> = new Map<string, FastKernel | undefined>([
+  ['Conv2DBackpropFilter', conv2dBackpropFilter],
+  ['MaxPoolGrad', undefined],
+  ['MaxPool3D', undefined],
+  ['MaxPool3DGrad', undefined],
+  ['Conv2DBackpropInput', undefined],
+  ['DepthwiseConv2dNativeBackpropInput', undefined],
+]);
+
+function referenceKernels(): boolean {
+  // Not `process.env` alone: the library also runs where there is no `process`.
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['LOWRANK_REFERENCE_KERNELS'] === '1';
+}
+
+/** The fast path for a kernel, unless the environment asks for the reference kernels. */
+function fastPathFor(name: string, table: ReadonlyMap<string, FastKernel>): FastKernel | undefined {
+  if (referenceKernels() && BEFORE_ISSUE_11.has(name)) return BEFORE_ISSUE_11.get(name);
+  return table.get(name);
+}
 
 /** Names of the kernels this module has registered for wasm, in registration order. */
 const registered: string[] = [];
@@ -107,12 +158,31 @@ export function registerCpuFallbacks(): string[] {
     // registerKernel refuses to overwrite silently (it warns), so a replaced kernel goes first.
     if (replace && tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
     const fallback = runOnCpu(name, config.kernelFunc);
-    const fast = FAST_PATHS.get(name);
+    const fast = fastPathFor(name, FAST_PATHS);
     const kernelFunc: KernelFunc = fast === undefined ? fallback : (args) => fast(args) ?? fallback(args);
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
     registered.push(name);
   }
   return [...registered];
+}
+
+/**
+ * Put the fast paths in front of the slow wasm kernels (SLOW_ON_WASM). Safe to call more than once;
+ * returns the names it replaced in this call.
+ */
+export function registerFasterWasmKernels(): string[] {
+  const replaced: string[] = [];
+  for (const name of SLOW_ON_WASM.keys()) {
+    const fast = fastPathFor(name, SLOW_ON_WASM);
+    const original = tf.getKernel(name, 'wasm');
+    if (fast === undefined || original === undefined || registered.includes(name)) continue;
+    tf.unregisterKernel(name, 'wasm');
+    const slow = original.kernelFunc;
+    tf.registerKernel({ ...original, kernelFunc: (args) => fast(args) ?? slow(args) });
+    registered.push(name);
+    replaced.push(name);
+  }
+  return replaced;
 }
 
 /** Kernels left without a wasm implementation on purpose, with the reason for each. */

@@ -3,74 +3,19 @@ import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../src/tf.js';
 import { excludedFallbacks, registerCpuFallbacks, replacedWasmKernels } from '../../src/kernels/wasm-fallbacks.js';
 import { randomFloat32 } from '../helpers.js';
+import { assertRelClose, cpuBackend, gradsOf, onBoth, onCpu } from './compare.js';
 
 before(async () => {
   assert.equal(await initBackend('wasm'), 'wasm');
 });
 
-/** Run `fn` on the cpu backend (awaiting it), then go back to wasm. Data crosses as plain arrays. */
-async function onCpu<T>(fn: () => T | Promise<T>): Promise<T> {
-  assert.ok(await tf.setBackend('cpu'));
-  try {
-    return await fn();
-  } finally {
-    assert.ok(await tf.setBackend('wasm'));
-  }
-}
-
-/** Run `fn` on wasm and on cpu; returns [wasm, cpu]. */
-async function onBoth<T>(fn: () => T): Promise<[T, T]> {
-  assert.equal(tf.getBackend(), 'wasm');
-  const wasm = fn();
-  assert.equal(tf.getBackend(), 'wasm', 'a fallback switched the active backend');
-  return [wasm, await onCpu(fn)];
-}
-
-function cpuBackend(): tf.KernelBackend {
-  return tf.engine().findBackend('cpu');
-}
-
-/** Elementwise |x − y| ≤ tol·max(|y|, floor), floor = 1e-3·max|y| so that entries near zero do not demand exact zeros. */
-function assertRelClose(x: ArrayLike<number>, y: ArrayLike<number>, tol: number, label: string): void {
-  assert.equal(x.length, y.length, `${label}: length`);
-  let scale = 0;
-  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(y[i] as number));
-  assert.ok(scale > 0, `${label}: all zeros`);
-  for (let i = 0; i < x.length; i++) {
-    const a = x[i] as number;
-    const b = y[i] as number;
-    assert.ok(Math.abs(a - b) <= tol * Math.max(Math.abs(b), 1e-3 * scale), `${label}[${i}]: ${a} vs ${b}`);
-  }
-}
-
-/** Gradients of sum(f(inputs) · weights) with respect to every input, as plain arrays. */
-function gradsOf(
-  f: (...xs: tf.Tensor[]) => tf.Tensor,
-  inputs: Array<{ values: ArrayLike<number>; shape: number[]; dtype?: 'float32' | 'int32' }>,
-  wrt: number[],
-): number[][] {
-  return tf.tidy(() => {
-    const xs = inputs.map((i) => tf.tensor(Array.from(i.values), i.shape, i.dtype ?? 'float32'));
-    const outShape = f(...xs).shape;
-    const weights = tf.tensor(randomFloat32(tf.util.sizeFromShape(outShape), 99), outShape);
-    const loss = (...vs: tf.Tensor[]): tf.Scalar => {
-      const all = xs.map((x, i) => (wrt.includes(i) ? (vs[wrt.indexOf(i)] as tf.Tensor) : x));
-      return tf.sum(tf.mul(f(...all), weights));
-    };
-    return tf.grads(loss)(wrt.map((i) => xs[i] as tf.Tensor)).map((g) => Array.from(g.dataSync()));
-  });
-}
-
 describe('registerCpuFallbacks', () => {
   it('creates the cpu backend on first use without switching away from wasm', () => {
-    // The input gradient of a depthwise convolution always goes through the cpu kernel.
-    const [dx] = gradsOf((x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), [
-      { values: randomFloat32(2 * 5 * 5 * 2, 1), shape: [2, 5, 5, 2] },
-      { values: randomFloat32(3 * 3 * 2 * 1, 2), shape: [3, 3, 2, 1] },
-    ], [0]);
+    // Einsum has no fast path: it always goes through the cpu kernel.
+    const product = tf.tidy(() => Array.from(tf.einsum('ij,jk->ik', tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()));
     assert.equal(tf.getBackend(), 'wasm');
     assert.ok('cpu' in tf.engine().registry, 'the cpu backend exists after a fallback ran');
-    assert.equal(dx?.length, 2 * 5 * 5 * 2);
+    assert.deepEqual(product, [11]);
   });
 
   it('covers every kernel cpu has and wasm lacks, except the complex64 ones', () => {
