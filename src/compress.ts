@@ -2,6 +2,7 @@
  * `compress()`: load → plan → factorize → evaluate → fine-tune → evaluate → write. Returns the report
  * and the files it wrote; never prints, never exits. Progress goes to the `onEvent` listener.
  */
+import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DatasetError, ModelFormatError, NothingToDoError, UsageError, throwIfAborted } from './errors.js';
@@ -14,7 +15,7 @@ import { checkGatesEvaluable, evaluateGates, hasGates, parseGateLimits, type Gat
 import { measureBytes, medianPredictMs } from './report/measure.js';
 import { REPORT_SCHEMA_VERSION, ReportSchema, type CompressionReport, type LayerReport, type SizeVariant, type SizeVariantName } from './report/schema.js';
 import { measureVariant, restoreFiles, storeWeightAs, writtenVariant, type EvaluationContext, type Storage } from './report/sizes.js';
-import { initBackend, tf } from './tf.js';
+import { initBackend, tf, type BackendChoice } from './tf.js';
 import { readDataset, splitDataset, type Dataset } from './train/dataset.js';
 import { openStream, shouldStream, type BatchSource, type StreamedData } from './train/stream.js';
 import { checkLabels, outputSize, readForMeasuring, readOptionsFor } from './train/model-data.js';
@@ -27,6 +28,8 @@ import { VERSION } from './version.js';
 /** Progress of a compress run: stages, then training events. */
 export type CompressEvent =
   | { status: 'stage'; stage: 'load' | 'factorize' | 'evaluate' | 'fine-tune' | 'measure' | 'write'; message: string }
+  /** Something the user should know about the result, said once (the CLI prints it even with --quiet). */
+  | { status: 'note'; message: string }
   | TrainEvent;
 
 export interface CompressResult {
@@ -50,6 +53,30 @@ export interface CompressRunInput extends CompressInput, GateLimits {
   signal?: AbortSignal;
 }
 
+const BackendSchema = z.enum(['auto', 'node', 'wasm', 'cpu'], { error: '--backend must be auto, node, wasm or cpu' }).default('auto');
+const ModelPathSchema = z.string({ error: 'the model path must be a string' }).min(1, 'the model path is empty');
+
+function backendOption(value: unknown): BackendChoice {
+  const parsed = BackendSchema.safeParse(value);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? '--backend is invalid');
+  return parsed.data;
+}
+
+function modelOption(value: unknown): string {
+  const parsed = ModelPathSchema.safeParse(value);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'the model path is invalid');
+  return parsed.data;
+}
+
+/** A dataset path a dry run names must at least exist; it is not read. */
+async function checkReadable(file: string): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
+  } catch {
+    throw new DatasetError(file, 'no such file or folder, or it cannot be read');
+  }
+}
+
 const QuantizeSchema = z.enum(['float16', 'uint8'], { error: '--quantize must be float16 or uint8' }).optional();
 
 /**
@@ -57,32 +84,34 @@ const QuantizeSchema = z.enum(['float16', 'uint8'], { error: '--quantize must be
  * gate is not an error here (the output is still written): callers read `report.gates`.
  */
 export async function compress(input: CompressRunInput): Promise<CompressResult> {
-  const options = resolveCompressOptions(input);
-  const quantizeParsed = QuantizeSchema.safeParse(input.quantize);
-  if (!quantizeParsed.success) throw new UsageError(quantizeParsed.error.issues[0]?.message ?? '--quantize must be float16 or uint8');
-  const quantize = quantizeParsed.data;
-  const gates = parseGateLimits(input as unknown as Record<string, unknown>);
-  if (options.dryRun && hasGates(gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
-  const signal = input.signal;
-  const listener = input.onEvent ?? (() => {});
-  // Every progress event (one per training batch) is a cancellation point.
-  const emit = (event: CompressEvent): void => {
-    throwIfAborted(signal);
-    listener(event);
-  };
+  // The model's own defects come before any complaint about flags or data: load it first.
   const started = performance.now();
-  const backend = await initBackend(options.backend);
-  if (!options.dryRun) await checkOutputFree(options.out, options.force);
-
-  // Load, read and plan before saying anything: bad input then fails with its one-line error alone.
-  const { stored, model: original } = await loadModel(options.model, { allowNonfinite: options.allowNonfinite });
+  const backend = await initBackend(backendOption(input.backend));
+  const modelPath = modelOption(input.model);
+  const { stored, model: original } = await loadModel(modelPath, { allowNonfinite: input.allowNonfinite === true });
   let factorized: FactorizedModel | undefined;
   // The held-out samples and the original's predictions on them, kept for the size variants.
   let context: EvaluationContext | null = null;
   // Every exit, thrown or returned, frees both models' weights.
   try {
+    const options = resolveCompressOptions(input);
+    const quantizeParsed = QuantizeSchema.safeParse(input.quantize);
+    if (!quantizeParsed.success) throw new UsageError(quantizeParsed.error.issues[0]?.message ?? '--quantize must be float16 or uint8');
+    const quantize = quantizeParsed.data;
+    const gates = parseGateLimits(input as unknown as Record<string, unknown>);
+    if (options.dryRun && hasGates(gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
+    const signal = input.signal;
+    const listener = input.onEvent ?? (() => {});
+    // Every progress event (one per training batch) is a cancellation point.
+    const emit = (event: CompressEvent): void => {
+      throwIfAborted(signal);
+      listener(event);
+    };
+    if (!options.dryRun) await checkOutputFree(options.out, options.force);
     const shapes = options.data === undefined ? inputShapes(original, options.inputShape) : requireInputShapes(original, options.data, options.inputShape);
-    const data = shapes === null ? undefined : await readData(options, shapes);
+    // A dry run plans from the model alone: the data is only checked to exist, never read.
+    if (options.dryRun && options.data !== undefined) await checkReadable(options.data);
+    const data = shapes === null || options.dryRun ? undefined : await readData(options, shapes);
     let loss: LossKind | null = null;
     let objective: Objective | null = null;
     if (data !== undefined) {
@@ -109,6 +138,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
     if (options.dryRun) return { report: null, plan, files: [] };
     const samples = data === undefined ? '' : `, ${data.samples} samples from ${options.data}${'batches' in data.train ? ' (streamed)' : ''}`;
     emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params)${samples}` });
+    if (options.data === undefined) emit({ status: 'note', message: 'no --data given: the model is factorized but not fine-tuned, and no accuracy is measured' });
     emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)` });
     factorized = await applyPlan(options.model, stored.json.modelTopology, original, plan);
     const factorizeMs = performance.now() - t;
@@ -258,12 +288,14 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
     if (hasGates(gates)) report.gates = evaluateGates(report, gates);
 
     emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
-    t = performance.now();
     const folder = modelFolderFiles(output);
-    report.timings.writeMs = performance.now() - t;
-    report.timings.totalMs = performance.now() - started;
-    folder.set('report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`);
-    await writeFolderAtomically(options.out, folder, options.force, signal);
+    // report.json is written with the model, so its own write time is the model files' write time:
+    // write those first (as the temporary folder's contents), time it, then add the report.
+    await writeFolderAtomically(options.out, folder, options.force, signal, (writeMs) => {
+      report.timings.writeMs = writeMs;
+      report.timings.totalMs = performance.now() - started;
+      return new Map([['report.json', `${JSON.stringify(ReportSchema.parse(report), null, 2)}\n`]]);
+    });
     const written = [...folder.keys()].map((name) => path.resolve(options.out, name));
     return { report, plan, files: written };
   } finally {

@@ -38,6 +38,9 @@ export function formatRank(spec: RankSpec): string {
   return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
 }
 
+/** Fine-tuning epochs when --data is given and --epochs is not. */
+export const DEFAULT_EPOCHS = 3;
+
 /** A whole-number option whose every message states the allowed range. */
 const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
   const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
@@ -63,7 +66,8 @@ export const CompressOptionsSchema = z.object({
   inputScale: z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').refine(Number.isFinite, '--input-scale must be finite').optional(),
   imageShape: z.union([z.string(), z.array(z.number())]).optional(),
   validationSplit: z.number({ error: '--validation-split must be a number' }).min(0, '--validation-split must be in [0, 1)').lt(1, '--validation-split must be in [0, 1)').default(0.2),
-  epochs: int('--epochs', 0, 100_000).default(3),
+  /** Fine-tuning epochs; defaults to DEFAULT_EPOCHS with --data, 0 without. */
+  epochs: int('--epochs', 0, 100_000).optional(),
   batchSize: int('--batch-size', 1, 1 << 20).default(32),
   learningRate: z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10').default(1e-3),
   seed: int('--seed', 0, 2 ** 32 - 1).default(42),
@@ -85,7 +89,9 @@ export const CompressOptionsSchema = z.object({
 export type CompressInput = z.input<typeof CompressOptionsSchema>;
 
 /** Options after validation, with defaults filled in and the rank parsed. */
-export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape'> {
+export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape' | 'epochs'> {
+  /** Fine-tuning epochs (0: factorize only). */
+  epochs: number;
   /** Size to read image folders at: height, width, channels. */
   imageShape?: number[];
   /** Sizes for the model's open input dimensions (one input), without the batch dimension. */
@@ -104,12 +110,16 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
   }
   const o = parsed.data;
   const rank = rankSpec(o.rank, o.energy);
-  if (o.epochs > 0 && o.data === undefined && !o.dryRun) throw new UsageError('fine-tuning needs --data (or use --epochs 0 to factorize only)');
+  // Without data the default is to factorize only; an explicit epoch count asks for training it cannot do.
+  if (o.epochs !== undefined && o.epochs > 0 && o.data === undefined && !o.dryRun) {
+    throw new UsageError(`--epochs ${o.epochs} fine-tunes, which needs --data (without --data lowrank factorizes only)`);
+  }
   if (o.labels !== undefined && o.data === undefined) throw new UsageError('--labels goes with --data');
   if (o.validationLabels !== undefined && o.validationData === undefined) throw new UsageError('--validation-labels goes with --validation-data');
   const { inputShape, imageShape, ...rest } = o;
   return {
     ...rest,
+    epochs: o.epochs ?? (o.data !== undefined ? DEFAULT_EPOCHS : 0),
     rank,
     out: o.out ?? defaultOut(o.model),
     ...(inputShape !== undefined ? { inputShape: parseShape(inputShape) } : {}),

@@ -91,6 +91,12 @@ describe('resolveCompressOptions', () => {
     assert.equal(o.backend, 'cpu');
   });
 
+  it('without data the default is to factorize only (no epochs)', () => {
+    const o = resolveCompressOptions({ model, rank: '4' });
+    assert.equal(o.epochs, 0);
+    assert.equal(o.data, undefined);
+  });
+
   it('epochs 0 needs no data', () => {
     const o = resolveCompressOptions({ model, rank: '4', epochs: 0 });
     assert.equal(o.data, undefined);
@@ -110,8 +116,7 @@ describe('resolveCompressOptions', () => {
     ['validationSplit -0.1', { validationSplit: -0.1 }, /--validation-split/],
     ['seed -1', { seed: -1 }, /--seed/],
     ['rank "0"', { rank: '0' }, /--rank/],
-    ['epochs > 0 without data', { data: undefined, epochs: 2 }, /--data/],
-    ['the default epochs without data', { data: undefined }, /--data/],
+    ['epochs > 0 without data', { data: undefined, epochs: 2 }, /--epochs 2 fine-tunes, which needs --data/],
   ];
   for (const [label, change, pattern] of refused) {
     it(`refuses ${label} with a UsageError naming the option`, () => {

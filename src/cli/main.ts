@@ -23,7 +23,7 @@ function program(signal: AbortSignal): Command {
 
   cli
     .command('compress')
-    .description('factorize the weight-heavy layers of a model, fine-tune it and write the result with report.json')
+    .description('factorize the weight-heavy layers of a model, fine-tune it on --data (without --data: factorize only) and write the result with report.json')
     .argument('<model>', 'path to model.json')
     .option('-r, --rank <rank>', 'rank for every eligible layer (16), or per layer (dense_1=16,dense_2=8)')
     .option('--energy <fraction>', 'per layer, the smallest rank keeping this share of the singular values\' energy (0.95)')
@@ -39,7 +39,7 @@ function program(signal: AbortSignal): Command {
     .option('--label <column>', 'CSV label column: header name or index (default: last column; "none" for no labels)')
     .option('--input-shape <dims>', 'sizes for open input dimensions, e.g. 64,64,3 for an image model of any size')
     .option('-o, --out <dir>', 'output folder (default: <model folder>-lowrank)')
-    .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only', '3')
+    .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only (default: 3 with --data, 0 without)')
     .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
     .option('--learning-rate <lr>', 'Adam learning rate', '0.001')
     .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on', '0.2')
@@ -102,7 +102,7 @@ function program(signal: AbortSignal): Command {
   cli
     .command('report')
     .description('print the report of a lowrank output folder (or a report.json), gate on it, or compare two')
-    .argument('[paths...]', 'output folder or report.json (two with --compare)')
+    .argument('[paths...]', 'output folder or report.json (two with --compare); none: ./report.json, else the newest lowrank output folder here')
     .addOption(new Option('--format <format>', 'output format (html: one self-contained page)').choices(['text', 'json', 'markdown', 'html']))
     .option('--json', 'print the report as JSON (same as --format json)')
     .option('--compare', 'show two reports side by side: lowrank report --compare A B')

@@ -4,7 +4,8 @@
 import { UsageError } from '../errors.js';
 import { compareReports, renderCompareMarkdown, renderCompareText } from '../report/compare.js';
 import { evaluateGates, gatesPassed, hasGates, parseGateLimits } from '../report/gates.js';
-import { locateReport, readReport } from '../report/read.js';
+import { findDefaultReport, locateReport, readReport } from '../report/read.js';
+import path from 'node:path';
 import { renderHtml } from '../report/render-html.js';
 import { renderMarkdown } from '../report/render-markdown.js';
 import { renderText } from '../report/render-text.js';
@@ -52,13 +53,24 @@ export async function runReport(targets: string[], opts: Record<string, unknown>
     else process.stdout.write(renderCompareText(comparison, colorFor(process.stdout, opts['color'] !== false)));
     return 0;
   }
-  if (targets.length !== 1) {
-    throw new UsageError(targets.length === 0 ? 'give an output folder or a report.json (or --compare A B)' : `one report at a time (got ${targets.length}); --compare A B shows two side by side`);
-  }
-  const target = targets[0] as string;
+  if (targets.length > 1) throw new UsageError(`one report at a time (got ${targets.length}); --compare A B shows two side by side`);
+  const target = targets[0] ?? (await defaultTarget());
   const report = await readReport(target);
   // Gates given here replace any the report was written with; the report file itself is not changed.
   const gates = hasGates(limits) ? evaluateGates(report, limits, await locateReport(target)) : undefined;
   process.stdout.write(renderReport(gates === undefined ? report : { ...report, gates }, format, opts));
   return gates !== undefined && !gatesPassed(gates) ? 1 : 0;
+}
+
+/** With no path: ./report.json, else the newest lowrank output folder here, named on stderr. */
+async function defaultTarget(): Promise<string> {
+  const found = await findDefaultReport(process.cwd());
+  const shown = path.relative(process.cwd(), found.file) || found.file;
+  if (found.candidates.length > 1) {
+    const others = found.candidates.slice(1).map((c) => path.relative(process.cwd(), c)).join(', ');
+    process.stderr.write(`lowrank: showing ${shown}, the newest of ${found.candidates.length} lowrank outputs here (others: ${others}); pass a folder to show another\n`);
+  } else if (found.candidates.length === 1) {
+    process.stderr.write(`lowrank: showing ${shown}\n`);
+  }
+  return found.file;
 }

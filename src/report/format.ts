@@ -68,3 +68,11 @@ export function accuracyDrop(report: CompressionReport): number | undefined {
 export function accuracyDropText(drop: number): string {
   return drop > 0 ? `accuracy ${drop.toFixed(2)} points below the original` : `accuracy ${(-drop).toFixed(2)} points at or above the original`;
 }
+
+/** What the report says where accuracy would be, for a run without --data. */
+export const NOT_MEASURED_NO_DATA = 'accuracy not measured: no --data was given, so the model was factorized but not fine-tuned';
+
+/** The text with its first letter upper-case, for a phrase that starts a sentence. */
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

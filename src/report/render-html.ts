@@ -5,6 +5,8 @@
  * Every string taken from the report (layer names are user input) goes through `esc`.
  */
 import type { CompressionReport, LayerReport, MetricsReport } from './schema.js';
+import { outputMetrics } from './gates.js';
+import { NOT_MEASURED_NO_DATA, capitalize } from './format.js';
 
 /** Escape text for HTML element content and quoted attribute values alike. */
 export function esc(s: string): string {
@@ -555,7 +557,8 @@ export function renderHtml(report: CompressionReport): string {
   const { input, output } = report;
   const ev = report.evaluation;
   const stages: Array<[string, MetricsReport]> = ev === null ? [] : ([['original', ev.original], ['factorized', ev.factorized], ['fine-tuned', ev.fineTuned]] as Array<[string, MetricsReport | null]>).filter((s): s is [string, MetricsReport] => s[1] !== null);
-  const final = ev === null ? null : (ev.fineTuned ?? ev.factorized);
+  // The written model's metrics (the quantized variant under --quantize), as text, Markdown and the gates use.
+  const final = outputMetrics(report);
   const flops = extra.flops === undefined ? null : flopsPair(extra.flops);
   const knownGates = extra.gates === undefined || extra.gates === null ? null : gateRows(extra.gates);
   const gates = extra.gates === undefined || extra.gates === null ? null : knownGates !== null ? { passed: knownGates.every((g) => g.passed), failed: knownGates.filter((g) => !g.passed).length, total: knownGates.length } : gatesVerdict(extra.gates);
@@ -659,6 +662,8 @@ export function renderHtml(report: CompressionReport): string {
     }
     evalHtml = `<section><h2>Evaluation</h2><p class="muted small">All models on the same ${where || 'held-out samples'}.</p><table class="eval"><thead><tr><th></th>${stages.map(([n]) => `<th class="num">${n}</th>`).join('')}</tr></thead><tbody>${rows.map(([label, get]) => `<tr><th>${label}</th>${stages.map(([n, m]) => `<td class="num">${get(m, n)}</td>`).join('')}</tr>`).join('')}</tbody></table>${trained}</section>`;
   }
+
+  if (ev === null) evalHtml = `<section><h2>Evaluation</h2><p class="muted">${esc(capitalize(NOT_MEASURED_NO_DATA))}.</p></section>`;
 
   // Sections for the optional fields.
   const extras: string[] = [];

@@ -4,7 +4,7 @@
  * marked FAIL), then per-layer, size, accuracy and speed tables.
  */
 import type { CompressionReport, GateResult, MetricsReport } from './schema.js';
-import { accuracyDrop, bytes, compact, int, metricCell, ms, num, pct, sizeMetricColumns, sizeRows, times, variantLabel } from './format.js';
+import { NOT_MEASURED_NO_DATA, accuracyDrop, bytes, capitalize, compact, int, metricCell, ms, num, pct, sizeMetricColumns, sizeRows, times, variantLabel } from './format.js';
 import { describeGate, outputMetrics } from './gates.js';
 import { shortPath } from './render-text.js';
 
@@ -89,6 +89,7 @@ export function renderMarkdown(report: CompressionReport, cwd = process.cwd()): 
   }
 
   const ev = report.evaluation;
+  if (ev === null) lines.push('### Accuracy', '', `${capitalize(NOT_MEASURED_NO_DATA)}.`, '');
   if (ev !== null && report.data !== null) {
     lines.push('### Accuracy', '');
     const stages: Array<[string, MetricsReport | null]> = [

@@ -5,7 +5,7 @@
 import type { ChalkInstance } from 'chalk';
 import path from 'node:path';
 import type { CompressionReport, GateResult, MetricsReport } from './schema.js';
-import { accuracyDrop, accuracyDropText, bytes, compact, int, metricCell, ms, num, pct, sizeMetricColumns, sizeRows, times, variantLabel } from './format.js';
+import { NOT_MEASURED_NO_DATA, accuracyDrop, accuracyDropText, bytes, compact, int, metricCell, ms, num, pct, sizeMetricColumns, sizeRows, times, variantLabel } from './format.js';
 import { describeGate } from './gates.js';
 
 /** Pad cells into aligned columns; `align` is 'l' or 'r' per column. */
@@ -99,6 +99,7 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
   lines.push(...renderSizes(report, c));
 
   const ev = report.evaluation;
+  if (ev === null) lines.push('', ...wrap(NOT_MEASURED_NO_DATA, 80).map((l) => c.yellow(l)));
   if (ev !== null && report.data !== null) {
     lines.push('');
     const where = report.data.validationPath !== undefined ? shortPath(report.data.validationPath, cwd) : `held out from ${shortPath(report.data.path, cwd)}`;
