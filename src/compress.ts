@@ -41,10 +41,8 @@ export interface CompressResult {
   files: string[];
 }
 
-/** What compress() takes besides the options: output quantization and quality gates. */
-export interface CompressRunInput extends CompressInput, GateLimits {
-  /** Quantize the output's float weights (factors and the rest) as tfjs-converter does. */
-  quantize?: 'float16' | 'uint8';
+/** What compress() takes: the options (quantization and quality gates included), progress and cancellation. */
+export interface CompressRunInput extends CompressInput {
   onEvent?: (event: CompressEvent) => void;
   /**
    * Cancel the run: checked between stages and training batches and before the output is renamed into
@@ -77,7 +75,6 @@ async function checkReadable(file: string): Promise<void> {
   }
 }
 
-const QuantizeSchema = z.enum(['float16', 'uint8'], { error: '--quantize must be float16 or uint8' }).optional();
 
 /**
  * Compress a model as the CLI's `compress` does. With gate limits the report carries `gates`; a failed
@@ -95,10 +92,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
   // Every exit, thrown or returned, frees both models' weights.
   try {
     const options = resolveCompressOptions(input);
-    const quantizeParsed = QuantizeSchema.safeParse(input.quantize);
-    if (!quantizeParsed.success) throw new UsageError(quantizeParsed.error.issues[0]?.message ?? '--quantize must be float16 or uint8');
-    const quantize = quantizeParsed.data;
-    const gates = parseGateLimits(input as unknown as Record<string, unknown>);
+    const { quantize, gates } = options;
     if (options.dryRun && hasGates(gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
     const signal = input.signal;
     const listener = input.onEvent ?? (() => {});

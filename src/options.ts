@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UsageError } from './errors.js';
 import type { RankSpec } from './factorize/plan.js';
 import type { BackendChoice } from './tf.js';
+import { GateLimitsSchema, type GateLimits } from './report/gates.js';
 
 /** Parse `--rank`: a positive integer for every layer, or `name=k,name=k`. */
 export function parseRank(text: string): RankSpec {
@@ -38,6 +39,31 @@ export function formatRank(spec: RankSpec): string {
   return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
 }
 
+/** `--backend`, shared by every command that runs a model. */
+export const BackendSchema = z.enum(['auto', 'node', 'wasm', 'cpu'], { error: '--backend must be auto, node, wasm or cpu' }).default('auto');
+
+/** Validate `input` against `schema`; the first problem becomes a UsageError naming the option. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid options');
+  return parsed.data;
+}
+
+/**
+ * A number as flags give it: a number, or a string holding one (`a/b` is a fraction: `--input-scale
+ * 1/255`). Anything else becomes NaN, which the number schema after it names.
+ */
+export function toNumber(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  const fraction = /^([0-9.eE+-]+)\/([0-9.eE+-]+)$/.exec(text);
+  if (fraction) return Number(fraction[1]) / Number(fraction[2]);
+  return text === '' ? NaN : Number(text);
+}
+
+/** A number schema that also takes the flag's string. */
+export const numeric = <T extends z.ZodType<number>>(schema: T) => z.preprocess(toNumber, schema) as unknown as z.ZodType<z.output<T>, number | string>;
+
 /** Fine-tuning epochs when --data is given and --epochs is not. */
 export const DEFAULT_EPOCHS = 3;
 
@@ -55,7 +81,7 @@ export const CompressOptionsSchema = z.object({
   model: z.string().min(1, 'the model path is empty'),
   out: z.string().min(1).optional(),
   rank: z.union([z.string(), z.number(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]).optional(),
-  energy: z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]').optional(),
+  energy: numeric(z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]')).optional(),
   layers: z.string().optional(),
   inputShape: z.union([z.string(), z.array(z.number())]).optional(),
   data: z.string().min(1).optional(),
@@ -63,33 +89,41 @@ export const CompressOptionsSchema = z.object({
   label: z.string().min(1).optional(),
   labels: z.string().min(1).optional(),
   validationLabels: z.string().min(1).optional(),
-  inputScale: z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').refine(Number.isFinite, '--input-scale must be finite').optional(),
+  inputScale: numeric(z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').refine(Number.isFinite, '--input-scale must be finite')).optional(),
   imageShape: z.union([z.string(), z.array(z.number())]).optional(),
-  validationSplit: z.number({ error: '--validation-split must be a number' }).min(0, '--validation-split must be in [0, 1)').lt(1, '--validation-split must be in [0, 1)').default(0.2),
+  validationSplit: numeric(z.number({ error: '--validation-split must be a number' }).min(0, '--validation-split must be in [0, 1)').lt(1, '--validation-split must be in [0, 1)')).default(0.2),
   /** Fine-tuning epochs; defaults to DEFAULT_EPOCHS with --data, 0 without. */
-  epochs: int('--epochs', 0, 100_000).optional(),
-  batchSize: int('--batch-size', 1, 1 << 20).default(32),
-  learningRate: z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10').default(1e-3),
-  seed: int('--seed', 0, 2 ** 32 - 1).default(42),
-  distill: z.number({ error: '--distill must be a number' }).min(0, '--distill must be in [0, 1]').max(1, '--distill must be in [0, 1]').optional(),
-  temperature: z.number({ error: '--temperature must be a number' }).gt(0, '--temperature must be greater than 0').max(100, '--temperature must be at most 100').default(2),
-  patience: int('--patience', 1, 100_000).optional(),
+  epochs: numeric(int('--epochs', 0, 100_000)).optional(),
+  batchSize: numeric(int('--batch-size', 1, 1 << 20)).default(32),
+  learningRate: numeric(z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10')).default(1e-3),
+  seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
+  distill: numeric(z.number({ error: '--distill must be a number' }).min(0, '--distill must be in [0, 1]').max(1, '--distill must be in [0, 1]')).optional(),
+  temperature: numeric(z.number({ error: '--temperature must be a number' }).gt(0, '--temperature must be greater than 0').max(100, '--temperature must be at most 100')).default(2),
+  patience: numeric(int('--patience', 1, 100_000)).optional(),
   train: z.enum(['all', 'factors'], { error: '--train must be "all" or "factors"' }).default('all'),
   lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default('constant'),
-  warmupSteps: int('--warmup-steps', 0, 10_000_000).default(0),
+  warmupSteps: numeric(int('--warmup-steps', 0, 10_000_000)).default(0),
   stream: z.boolean().optional(),
   force: z.boolean().default(false),
   dryRun: z.boolean().default(false),
   /** Proceed with weights that hold NaN or Infinity (refused by default). */
   allowNonfinite: z.boolean().default(false),
-  backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+  backend: BackendSchema,
+  /** Same as train: 'factors' (the CLI's --freeze-original). */
+  freezeOriginal: z.boolean().optional(),
+  /** Quantize the output's float weights (factors and the rest) as tfjs-converter does. */
+  quantize: z.enum(['float16', 'uint8'], { error: '--quantize must be float16 or uint8' }).optional(),
+  ...GateLimitsSchema.shape,
 });
 
 /** Options as callers give them. */
 export type CompressInput = z.input<typeof CompressOptionsSchema>;
 
 /** Options after validation, with defaults filled in and the rank parsed. */
-export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape' | 'epochs'> {
+export interface CompressOptions
+  extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape' | 'epochs' | 'freezeOriginal' | keyof GateLimits> {
+  /** Quality gates to check on the report (none: not checked). */
+  gates: GateLimits;
   /** Fine-tuning epochs (0: factorize only). */
   epochs: number;
   /** Size to read image folders at: height, width, channels. */
@@ -103,12 +137,7 @@ export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSch
 
 /** Validate options; throws UsageError with the first problem. */
 export function resolveCompressOptions(input: CompressInput): CompressOptions {
-  const parsed = CompressOptionsSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(issue?.message ?? 'invalid options');
-  }
-  const o = parsed.data;
+  const o = parseOptions(CompressOptionsSchema, input);
   const rank = rankSpec(o.rank, o.energy);
   // Without data the default is to factorize only; an explicit epoch count asks for training it cannot do.
   if (o.epochs !== undefined && o.epochs > 0 && o.data === undefined && !o.dryRun) {
@@ -116,9 +145,15 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
   }
   if (o.labels !== undefined && o.data === undefined) throw new UsageError('--labels goes with --data');
   if (o.validationLabels !== undefined && o.validationData === undefined) throw new UsageError('--validation-labels goes with --validation-data');
-  const { inputShape, imageShape, ...rest } = o;
+  const { inputShape, imageShape, freezeOriginal, maxAccuracyDrop, maxAgreementLoss, minSizeReduction, ...rest } = o;
   return {
     ...rest,
+    train: freezeOriginal === true ? 'factors' : o.train,
+    gates: {
+      ...(maxAccuracyDrop !== undefined ? { maxAccuracyDrop } : {}),
+      ...(maxAgreementLoss !== undefined ? { maxAgreementLoss } : {}),
+      ...(minSizeReduction !== undefined ? { minSizeReduction } : {}),
+    },
     epochs: o.epochs ?? (o.data !== undefined ? DEFAULT_EPOCHS : 0),
     rank,
     out: o.out ?? defaultOut(o.model),

@@ -1,43 +1,13 @@
 /**
  * `lowrank report`: print a stored report again (text, JSON, Markdown), gate on it, or compare two.
  */
-import { UsageError } from '../errors.js';
-import { compareReports, renderCompareMarkdown, renderCompareText } from '../report/compare.js';
-import { evaluateGates, gatesPassed, hasGates, parseGateLimits } from '../report/gates.js';
-import { findDefaultReport, locateReport, readReport } from '../report/read.js';
 import path from 'node:path';
-import { renderHtml } from '../report/render-html.js';
-import { renderMarkdown } from '../report/render-markdown.js';
-import { renderText } from '../report/render-text.js';
-import type { CompressionReport } from '../report/schema.js';
-import { colorFor } from './output.js';
+import { UsageError } from '../../errors.js';
+import { compareReports, renderCompareMarkdown, renderCompareText } from '../../report/compare.js';
+import { evaluateGates, gatesPassed, hasGates, parseGateLimits } from '../../report/gates.js';
+import { findDefaultReport, locateReport, readReport } from '../../report/read.js';
 
-export const FORMATS = ['text', 'json', 'markdown', 'html'] as const;
-export type Format = (typeof FORMATS)[number];
-
-/** --format, with --json as its alias; giving both with different formats is a usage error. */
-export function outputFormat(opts: Record<string, unknown>): Format {
-  const given = opts['format'] as Format | undefined;
-  if (opts['json'] === true) {
-    if (given !== undefined && given !== 'json') throw new UsageError(`--json is --format json; it cannot go with --format ${given}`);
-    return 'json';
-  }
-  return given ?? 'text';
-}
-
-/** A report in the chosen format, coloured for stdout where the format is text. */
-export function renderReport(report: CompressionReport, format: Format, opts: Record<string, unknown>): string {
-  switch (format) {
-    case 'json':
-      return `${JSON.stringify(report, null, 2)}\n`;
-    case 'markdown':
-      return renderMarkdown(report);
-    case 'html':
-      return renderHtml(report);
-    case 'text':
-      return renderText(report, colorFor(process.stdout, opts['color'] !== false));
-  }
-}
+import { colorFor, outputFormat, renderReport } from '../output.js';
 
 export async function runReport(targets: string[], opts: Record<string, unknown>): Promise<number> {
   const format = outputFormat(opts);

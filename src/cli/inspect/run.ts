@@ -1,16 +1,12 @@
 /**
  * `lowrank inspect`: what a model holds and what each rank would save.
  */
-import { inspect } from '../inspect.js';
-import { renderInspect } from '../report/render-inspect.js';
-import { colorFor } from './output.js';
+import { inspect, type InspectInput } from '../../inspect.js';
+import { renderInspect } from '../../report/render-inspect.js';
+import { colorFor } from '../output.js';
 
 export async function runInspect(model: string, opts: Record<string, unknown>): Promise<number> {
-  const report = await inspect(model, {
-    backend: (opts['backend'] as 'auto' | undefined) ?? 'auto',
-    allowNonfinite: opts['allowNonfinite'] === true,
-    ...(opts['layers'] !== undefined ? { layers: String(opts['layers']) } : {}),
-  });
+  const report = await inspect(model, opts as InspectInput);
   if (opts['json'] === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(renderInspect(report, colorFor(process.stdout, opts['color'] !== false)));
   return 0;

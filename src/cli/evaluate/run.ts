@@ -1,25 +1,14 @@
 /**
  * `lowrank evaluate`: a model's metrics on a dataset, optionally against a reference model.
  */
-import { evaluate, type EvaluationReport } from '../evaluate.js';
-import { shortPath, table } from '../report/render-text.js';
-import { colorFor } from './output.js';
-import { parseNumber } from './compress.js';
 import type { ChalkInstance } from 'chalk';
+import { evaluate, type EvaluateInput, type EvaluationReport } from '../../evaluate.js';
+import { shortPath, table } from '../../report/render-text.js';
+import { colorFor } from '../output.js';
 
 export async function runEvaluate(model: string, opts: Record<string, unknown>): Promise<number> {
-  const report = await evaluate({
-    model,
-    data: String(opts['data'] ?? ''),
-    ...(opts['reference'] !== undefined ? { reference: String(opts['reference']) } : {}),
-    ...(opts['label'] !== undefined ? { label: String(opts['label']) } : {}),
-    ...(opts['labels'] !== undefined ? { labels: String(opts['labels']) } : {}),
-    ...(opts['inputScale'] !== undefined ? { inputScale: parseNumber(opts['inputScale']) } : {}),
-    ...(opts['imageShape'] !== undefined ? { imageShape: String(opts['imageShape']) } : {}),
-    ...(opts['inputShape'] !== undefined ? { inputShape: String(opts['inputShape']) } : {}),
-    backend: (opts['backend'] as 'auto' | undefined) ?? 'auto',
-    allowNonfinite: opts['allowNonfinite'] === true,
-  });
+  // The library's schema checks and coerces the flags; CLI-only ones are ignored.
+  const report = await evaluate({ ...opts, model } as EvaluateInput);
   if (opts['json'] === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(renderEvaluation(report, colorFor(process.stdout, opts['color'] !== false)));
   return 0;
