@@ -406,11 +406,14 @@ function distillWeight(options: CompressOptions, data: SplitData): number {
   return options.distill ?? 0;
 }
 
-/** The layers that --train factors trains: both layers of every factor pair. */
+/**
+ * The layers that --train factors trains: both layers of every factor pair, by full path, so that a
+ * same-named layer in another (nested) model is not one of them.
+ */
 function factorLayerNames(factorized: FactorizedModel): Set<string> {
   const names = new Set<string>();
   for (const [name, first] of factorized.firstFactors) {
-    names.add(name.split('/').pop() as string);
+    names.add(name);
     names.add(first);
   }
   return names;

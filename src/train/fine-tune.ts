@@ -8,6 +8,7 @@
  * Emits typed progress events and never prints.
  */
 import { tf } from '../tf.js';
+import { siteKey } from '../graph/topology.js';
 import type { Dataset } from './dataset.js';
 import { objectiveLoss, type Objective } from './loss.js';
 import { createRng } from './random.js';
@@ -28,7 +29,7 @@ export interface FineTuneOptions {
   teacher?: tf.LayersModel;
   /** The teacher's outputs on the validation samples (computed once by the caller). */
   validationTeacher?: tf.Tensor;
-  /** Names of the layers to train; all trainable layers when omitted. */
+  /** Paths of the layers to train (`outer/inner` inside a nested model); all trainable layers when omitted. */
   trainLayers?: ReadonlySet<string>;
   /** Stop after this many epochs without a better validation loss. */
   patience?: number;
@@ -81,16 +82,20 @@ export async function fineTune(model: tf.LayersModel, train: Dataset | BatchSour
   }
 }
 
-/** The trainable variables of the chosen layers (nested models included). */
+/**
+ * The trainable variables of the chosen layers, nested models included. Layers are chosen by path
+ * (`outer/inner`), never by bare name: a nested model may hold a layer of the same name.
+ */
 function trainableVariables(model: tf.LayersModel, only: ReadonlySet<string> | undefined): tf.LayerVariable[] {
   const out: tf.LayerVariable[] = [];
-  const visit = (container: tf.LayersModel): void => {
+  const visit = (container: tf.LayersModel, prefix: readonly string[]): void => {
     for (const layer of container.layers) {
-      if (layer instanceof tf.LayersModel) visit(layer);
-      else if (only === undefined || only.has(layer.name)) out.push(...layer.trainableWeights);
+      const path = [...prefix, layer.name];
+      if (layer instanceof tf.LayersModel) visit(layer, path);
+      else if (only === undefined || only.has(siteKey(path))) out.push(...layer.trainableWeights);
     }
   };
-  visit(model);
+  visit(model, []);
   return out;
 }
 

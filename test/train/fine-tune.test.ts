@@ -7,7 +7,10 @@ import path from 'node:path';
 import { compress } from '../../src/compress.js';
 import { learningRateAt } from '../../src/train/fine-tune.js';
 import { readModel } from '../../src/io/load.js';
-import { DIGITS_MLP, DIGITS_TEST, DIGITS_TRAIN, useTempDirAndLeakCheck } from '../helpers.js';
+import { saveModel } from '../../src/io/index.js';
+import { chosen } from '../../src/factorize/index.js';
+import { tf } from '../../src/tf.js';
+import { DIGITS_MLP, DIGITS_TEST, DIGITS_TRAIN, randomFloat32, setWeightValues, useTempDirAndLeakCheck } from '../helpers.js';
 import { writeFile, readFile } from 'node:fs/promises';
 
 const tempDir = useTempDirAndLeakCheck();
@@ -54,6 +57,42 @@ describe('fine-tuning through compress()', () => {
     }
     const factor = after.weights.find((w) => w.entry.name === 'dense_2_lowrank/kernel');
     assert.ok(factor);
+  });
+
+  it('with --train factors matches layers by full path: a same-named layer in a nested model keeps its weights', async () => {
+    // Top-level Dense "proj" is factorized; the nested model "block" holds a LayerNormalization also
+    // named "proj" (its weights are proj/gamma and proj/beta, so the two layers' weights do not clash).
+    const blockIn = tf.input({ shape: [32], name: 'block_in' });
+    const block = tf.model({ inputs: blockIn, outputs: tf.layers.layerNormalization({ name: 'proj' }).apply(blockIn) as tf.SymbolicTensor, name: 'block' });
+    const x = tf.input({ shape: [64], name: 'pixels' });
+    const hidden = tf.layers.dense({ name: 'proj', units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(x) as tf.SymbolicTensor;
+    const normed = block.apply(hidden) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ name: 'head', units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }).apply(normed) as tf.SymbolicTensor;
+    const built = tf.model({ inputs: x, outputs: out, name: 'nested_names' });
+    const norm = block.getLayer('proj');
+    setWeightValues(norm, [randomFloat32(32, 7, 0.3).map((v) => 1 + v), randomFloat32(32, 8, 0.3)]);
+    const dir = path.join(tempDir(), 'nested-names');
+    await saveModel(built, dir);
+    built.dispose();
+
+    const out2 = path.join(tempDir(), 'nested-names-out');
+    const { report, plan } = await compress({ model: path.join(dir, 'model.json'), rank: 'proj=8', data: DIGITS_TRAIN, epochs: 2, learningRate: 0.01, train: 'factors', out: out2 });
+    assert.deepEqual(chosen(plan).map((e) => e.name), ['proj']);
+    assert.equal(report?.training?.epochs.length, 2);
+    const before = await readModel(path.join(dir, 'model.json'));
+    const after = await readModel(path.join(out2, 'model.json'));
+    for (const name of ['proj/gamma', 'proj/beta', 'head/kernel', 'head/bias']) {
+      const a = before.weights.find((w) => w.entry.name === name);
+      const b = after.weights.find((w) => w.entry.name === name);
+      assert.ok(a && b, `${name} present`);
+      assert.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), `${name} unchanged`);
+    }
+    // The factors did train: the second factor differs from what plain truncation gives.
+    const untrained = path.join(tempDir(), 'nested-names-untrained');
+    await compress({ model: path.join(dir, 'model.json'), rank: 'proj=8', epochs: 0, out: untrained });
+    const trainedKernel = after.weights.find((w) => w.entry.name === 'proj/kernel');
+    const truncatedKernel = (await readModel(path.join(untrained, 'model.json'))).weights.find((w) => w.entry.name === 'proj/kernel');
+    assert.ok(trainedKernel && truncatedKernel && !Buffer.from(trainedKernel.bytes).equals(Buffer.from(truncatedKernel.bytes)), 'the factor proj trained');
   });
 
   it('distils without labels and recovers accuracy close to labelled fine-tuning', async () => {
