@@ -20,7 +20,7 @@ import { openStream, shouldStream, type BatchSource, type StreamedData } from '.
 import { checkLabels, outputSize, readForMeasuring, readOptionsFor } from './train/model-data.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
 import { fineTune, type FineTuneResult, type TrainEvent } from './train/fine-tune.js';
-import { chooseLoss, isClassification, type LossKind, type Objective } from './train/loss.js';
+import { chooseLoss, isClassification, type Loss, type LossKind, type Objective } from './train/loss.js';
 import { featureSize, inputShapes, requireInputShapes, type InputShapes } from './train/tensors.js';
 import { VERSION } from './version.js';
 
@@ -83,7 +83,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
   try {
     const shapes = options.data === undefined ? inputShapes(original, options.inputShape) : requireInputShapes(original, options.data, options.inputShape);
     const data = shapes === null ? undefined : await readData(options, shapes);
-    let loss: LossKind | null = null;
+    let loss: Loss | null = null;
     let objective: Objective | null = null;
     if (data !== undefined) {
       if (original.outputs.length !== 1) {
@@ -91,15 +91,15 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
       }
       const outputs = outputSize(original);
       loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.labelSize, outputs);
-      data.checkLabels(loss, outputs);
-      if (options.epochs > 0) objective = { kind: loss, distill: distillWeight(options, data), temperature: options.temperature };
+      data.checkLabels(loss.kind, outputs);
+      if (options.epochs > 0) objective = { ...loss, distill: distillWeight(options, data), temperature: options.temperature };
     }
     // A gate that cannot be answered is bad input: refuse now, before anything is written.
     checkGatesEvaluable(gates, {
       ...(data !== undefined ? { data: data.validation.file } : {}),
       hasLabels: data?.validation.y !== undefined,
-      classifier: loss !== null && isClassification(loss),
-      loss,
+      classifier: loss !== null && isClassification(loss.kind),
+      loss: loss?.kind ?? null,
     });
     const loadMs = performance.now() - started;
 
@@ -233,7 +233,8 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
               validationSamples: data.validation.count,
               ...(options.validationData !== undefined ? { validationPath: path.resolve(options.validationData) } : {}),
             },
-      loss,
+      loss: loss?.kind ?? null,
+      ...(loss?.fromLogits === true ? { lossFromLogits: true } : {}),
       evaluation,
       training:
         training === null || objective === null

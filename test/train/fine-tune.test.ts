@@ -187,7 +187,7 @@ describe('BatchNormalization while fine-tuning', () => {
     try {
       const states = new Map<number, Map<string, Float32Array>>([[0, snapshot(model)]]);
       const result = await fineTune(model, source, validation, {
-        objective: { kind: 'sparse-categorical-crossentropy', distill: 0, temperature: 1 },
+        objective: { kind: 'sparse-categorical-crossentropy', fromLogits: false, distill: 0, temperature: 1 },
         epochs: 3,
         batchSize: 32,
         learningRate: 0.01,
