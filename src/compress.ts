@@ -21,7 +21,7 @@ import { openStream, shouldStream, type BatchSource, type StreamedData } from '.
 import { checkLabels, outputSize, readForMeasuring, readOptionsFor } from './train/model-data.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
 import { fineTune, type FineTuneResult, type TrainEvent } from './train/fine-tune.js';
-import { chooseLoss, isClassification, type LossKind, type Objective } from './train/loss.js';
+import { chooseLoss, isClassification, type Loss, type LossKind, type Objective } from './train/loss.js';
 import { featureSize, inputShapes, requireInputShapes, type InputShapes } from './train/tensors.js';
 import { VERSION } from './version.js';
 
@@ -106,7 +106,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
     // A dry run plans from the model alone: the data is only checked to exist, never read.
     if (options.dryRun && options.data !== undefined) await checkReadable(options.data);
     const data = shapes === null || options.dryRun ? undefined : await readData(options, shapes);
-    let loss: LossKind | null = null;
+    let loss: Loss | null = null;
     let objective: Objective | null = null;
     if (data !== undefined) {
       if (original.outputs.length !== 1) {
@@ -114,15 +114,15 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
       }
       const outputs = outputSize(original);
       loss = chooseLoss(stored.json.trainingConfig?.['loss'], original, data.labelSize, outputs);
-      data.checkLabels(loss, outputs);
-      if (options.epochs > 0) objective = { kind: loss, distill: distillWeight(options, data), temperature: options.temperature };
+      data.checkLabels(loss.kind, outputs);
+      if (options.epochs > 0) objective = { ...loss, distill: distillWeight(options, data), temperature: options.temperature };
     }
     // A gate that cannot be answered is bad input: refuse now, before anything is written.
     checkGatesEvaluable(gates, {
       ...(data !== undefined ? { data: data.validation.file } : {}),
       hasLabels: data?.validation.y !== undefined,
-      classifier: loss !== null && isClassification(loss),
-      loss,
+      classifier: loss !== null && isClassification(loss.kind),
+      loss: loss?.kind ?? null,
     });
     const loadMs = performance.now() - started;
 
@@ -257,7 +257,8 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
               validationSamples: data.validation.count,
               ...(options.validationData !== undefined ? { validationPath: path.resolve(options.validationData) } : {}),
             },
-      loss,
+      loss: loss?.kind ?? null,
+      ...(loss?.fromLogits === true ? { lossFromLogits: true } : {}),
       evaluation,
       training:
         training === null || objective === null
@@ -432,11 +433,14 @@ function distillWeight(options: CompressOptions, data: SplitData): number {
   return options.distill ?? 0;
 }
 
-/** The layers that --train factors trains: both layers of every factor pair. */
+/**
+ * The layers that --train factors trains: both layers of every factor pair, by full path, so that a
+ * same-named layer in another (nested) model is not one of them.
+ */
 function factorLayerNames(factorized: FactorizedModel): Set<string> {
   const names = new Set<string>();
   for (const [name, first] of factorized.firstFactors) {
-    names.add(name.split('/').pop() as string);
+    names.add(name);
     names.add(first);
   }
   return names;

@@ -35,6 +35,8 @@ export interface EvaluationReport {
   samples: number;
   backend: string;
   loss: LossKind;
+  /** Present (true) when the loss reads the model's outputs as logits. */
+  lossFromLogits?: boolean;
   metrics: Metrics;
 }
 
@@ -58,7 +60,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> 
     const ds = await readForMeasuring(o.data, { ...read, ...(o.labels !== undefined ? { labels: o.labels } : {}) }, o.label);
     const outputs = outputSize(model);
     const loss = chooseLoss(stored.json.trainingConfig?.['loss'], model, ds.labelSize, outputs);
-    checkLabels(ds, loss, outputs);
+    checkLabels(ds, loss.kind, outputs);
     const referencePredictions = reference === undefined ? undefined : predictAll(reference.model, ds, shapes);
     const { metrics, predictions } = evaluateModel(model, loss, ds, shapes, referencePredictions);
     tf.dispose([predictions, ...(referencePredictions ? [referencePredictions] : [])]);
@@ -68,7 +70,8 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> 
       data: path.resolve(o.data),
       samples: ds.count,
       backend,
-      loss,
+      loss: loss.kind,
+      ...(loss.fromLogits ? { lossFromLogits: true } : {}),
       metrics,
     };
   } finally {

@@ -128,6 +128,7 @@ export const ReportSchema = z
       })
       .nullable(),
     loss: z.string().nullable(),
+    lossFromLogits: z.boolean().optional().describe("Present (true) when the loss reads the model's outputs as logits: softmax (sigmoid for binary cross-entropy) is applied inside the loss and before accuracy, agreement and output error"),
     evaluation: z
       .object({
         original: MetricsSchema,

@@ -11,7 +11,7 @@ import { splitWeights } from '../io/load.js';
 import type { tf } from '../tf.js';
 import type { Dataset } from '../train/dataset.js';
 import { evaluateModel } from '../train/evaluate.js';
-import type { LossKind } from '../train/loss.js';
+import type { Loss } from '../train/loss.js';
 import type { InputShapes } from '../train/tensors.js';
 import { measureBytes } from './measure.js';
 import type { SizeVariant, SizeVariantName } from './schema.js';
@@ -68,7 +68,7 @@ export async function loadModelFiles(files: ModelFiles, name: string): Promise<t
 
 /** The held-out samples every variant is evaluated on, and the original's predictions on them. */
 export interface EvaluationContext {
-  loss: LossKind;
+  loss: Loss;
   data: Dataset;
   shapes: InputShapes;
   reference: tf.Tensor;

@@ -27,7 +27,7 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
     .option('--distill <alpha>', 'share of the loss from the original model\'s outputs (default 0 with labels, 1 without)')
     .option('--temperature <t>', 'softening of class probabilities when distilling', '2')
     .option('--patience <n>', 'stop after n epochs without a better validation loss')
-    .addOption(new Option('--train <which>', 'train all layers, or only the factor layers').choices(['all', 'factors']).default('all'))
+    .addOption(new Option('--train <which>', 'train all layers, or only the factor layers (the others keep all their weights, BatchNormalization statistics included)').choices(['all', 'factors']).default('all'))
     .option('--freeze-original', 'same as --train factors: layers that were not factorized keep their weights')
     .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default('constant'))
     .option('--warmup-steps <n>', 'steps over which the learning rate rises from 0', '0');

@@ -19,7 +19,7 @@ function renderEvaluation(r: EvaluationReport, c: ChalkInstance): string {
   const rows: string[][] = [];
   const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
   if (m.accuracy !== undefined) rows.push(['accuracy', pct(m.accuracy)]);
-  if (m.loss !== undefined) rows.push([`loss (${r.loss})`, m.loss.toPrecision(4)]);
+  if (m.loss !== undefined) rows.push([`loss (${r.loss}${r.lossFromLogits === true ? ', from logits' : ''})`, m.loss.toPrecision(4)]);
   if (m.mse !== undefined) rows.push(['mean squared error', m.mse.toPrecision(4)]);
   if (m.mae !== undefined) rows.push(['mean absolute error', m.mae.toPrecision(4)]);
   if (m.agreement !== undefined) rows.push(['agrees with reference', pct(m.agreement)]);
