@@ -15,7 +15,8 @@
  * Three of the cpu kernels are too slow to train with at all (minutes per step); those get a fast
  * path first (FAST_PATHS) and keep the cpu kernel for the calls the fast path does not handle.
  */
-import { tf } from '../tf.js';
+// Kernels sit below src/tf.ts (which registers them), so they take tfjs itself, not that module.
+import * as tf from '@tensorflow/tfjs';
 import type {
   BackendValues,
   DataId,
