@@ -189,6 +189,18 @@ function parseCell(cell: string): number {
   return NaN;
 }
 
+/** float32's range as messages state it (its largest finite value is about 3.4028e38). */
+const FLOAT32_RANGE = '±3.4e38';
+
+/**
+ * Why `value` (shown as `shown`), times `scale`, cannot be stored: finite as a float64 but beyond
+ * float32's range, where it would become Infinity.
+ */
+export function describeFloat32Overflow(shown: string, scale = 1): string {
+  const scaled = scale === 1 ? '' : ` times the input scale ${scale}`;
+  return `${shown}${scaled} exceeds float32's range (${FLOAT32_RANGE})`;
+}
+
 function isBlank(cell: string): boolean {
   const trimmed = cell.trim();
   return trimmed === '' || trimmed === '""';
@@ -269,8 +281,12 @@ export class DelimitedParser {
       const cell = cells[column] as string;
       const value = parseCell(cell);
       if (Number.isNaN(value)) this.fail(`line ${lineNumber}, column ${column + 1}: ${describeBadCell(cell)}`);
-      if (column === this.labelColumn) y = value;
-      else this.scratch[offset++] = value * this.scale;
+      const isLabel = column === this.labelColumn;
+      // What is stored is float32: a finite float64 beyond its range would become Infinity there.
+      const stored = Math.fround(isLabel ? value : value * this.scale);
+      if (stored - stored !== 0) this.fail(`line ${lineNumber}, column ${column + 1}: ${describeFloat32Overflow(headerName(cell), isLabel ? 1 : this.scale)}`);
+      if (isLabel) y = value;
+      else this.scratch[offset++] = stored;
     }
     this.rows++;
     return { x: this.scratch, y };
@@ -398,7 +414,7 @@ class SampleCollector {
 
   add(where: Location, x: unknown, y: unknown): void {
     const dropLabels = this.options.label === 'none';
-    const xSize = flatten(this.file, x, where.prefix, where.x, this.x);
+    const xSize = flatten(this.file, x, where.prefix, where.x, this.x, this.options.inputScale ?? 1);
     const first = this.first;
     if (first === undefined) {
       this.first = where;
@@ -406,7 +422,7 @@ class SampleCollector {
         this.fail(`${where.prefix}${where.x} has ${xSize} values, the model expects ${this.options.featureSize}`);
       }
       this.featureSize = xSize;
-      this.labelSize = y === undefined || dropLabels ? 0 : flatten(this.file, y, where.prefix, where.y, this.y);
+      this.labelSize = y === undefined || dropLabels ? 0 : flatten(this.file, y, where.prefix, where.y, this.y, 1);
     } else {
       if (xSize !== this.featureSize) {
         const expectation =
@@ -423,7 +439,7 @@ class SampleCollector {
           this.fail(`${where.name}: has "y", but ${first.name} has none (either every record has "y" or none does)`);
         }
         if (y !== undefined) {
-          const ySize = flatten(this.file, y, where.prefix, where.y, this.y);
+          const ySize = flatten(this.file, y, where.prefix, where.y, this.y, 1);
           if (ySize !== this.labelSize) {
             this.fail(`${where.prefix}${where.y} has ${ySize} values, expected ${this.labelSize} (as in ${first.name})`);
           }
@@ -454,14 +470,19 @@ class SampleCollector {
 /**
  * Appends the numbers in `value` (a number or rectangular nested arrays of numbers) to `out`
  * and returns how many there were. Messages start with `prefix` (`line 3: `) and name the value
- * by `label` (`x`).
+ * by `label` (`x`). Each number times `scale` must fit float32, as which it is stored.
  */
-function flatten(file: string, value: unknown, prefix: string, label: string, out: number[]): number {
+function flatten(file: string, value: unknown, prefix: string, label: string, out: number[], scale: number): number {
   const fail = (message: string): never => {
     throw new DatasetError(file, prefix + message);
   };
+  const fits = (n: number): boolean => {
+    const stored = Math.fround(n * scale);
+    return stored - stored === 0;
+  };
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) fail(`${label}: ${describeValue(value)} is not a finite number`);
+    if (!fits(value)) fail(`${label}: ${describeFloat32Overflow(String(value), scale)}`);
     out.push(value);
     return 1;
   }
@@ -485,6 +506,7 @@ function flatten(file: string, value: unknown, prefix: string, label: string, ou
       if (leaf) {
         if (typeof element !== 'number') fail(`${at()}: expected a number, found ${describeValue(element)}`);
         else if (!Number.isFinite(element)) fail(`${at()}: ${describeValue(element)} is not a finite number`);
+        else if (!fits(element)) fail(`${at()}: ${describeFloat32Overflow(String(element), scale)}`);
         else out.push(element);
       } else if (Array.isArray(element)) {
         walk(element, depth + 1);
