@@ -119,14 +119,21 @@ export function splitDataset(
     throw new RangeError(`validationSplit must be in [0, 1), got ${validationSplit}`);
   }
   const n = ds.count;
-  let validationCount = 0;
-  if (validationSplit > 0 && n >= 2) {
-    validationCount = Math.min(n - 1, Math.max(1, Math.round(n * validationSplit)));
-  }
+  const validationCount = heldOutCount(n, validationSplit);
   const order = createRng(seed).permutation(n);
   const trainIndices = order.slice(0, n - validationCount).sort();
   const validationIndices = order.slice(n - validationCount).sort();
   return { train: takeSamples(ds, trainIndices), validation: takeSamples(ds, validationIndices) };
+}
+
+/**
+ * How many of `count` samples a split of `validationSplit` holds out: round(count · split), at least
+ * one and never all (none when the split is 0 or there is a single sample). Streamed files follow
+ * the same rule, under their cap.
+ */
+export function heldOutCount(count: number, validationSplit: number): number {
+  if (!(validationSplit > 0) || count < 2) return 0;
+  return Math.min(count - 1, Math.max(1, Math.round(count * validationSplit)));
 }
 
 /** A new dataset holding the samples at `indices`, in that order. */
