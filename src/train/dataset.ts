@@ -107,8 +107,8 @@ export async function readDataset(file: string, options: ReadDatasetOptions = {}
 /**
  * Splits `ds` into a training and a validation part by a seeded shuffle: the same seed always
  * picks the same validation samples. Each part keeps the file order of its samples.
- * `validationSplit` is the fraction held out, in [0, 1); when it is above 0 and there are at
- * least 2 samples, each part gets at least one.
+ * `validationSplit` is the fraction held out, in [0, 1); above 0, heldOutCount says how many (a
+ * DatasetError when the dataset is too small for the split). At 0 nothing is held out.
  */
 export function splitDataset(
   ds: Dataset,
@@ -119,7 +119,7 @@ export function splitDataset(
     throw new RangeError(`validationSplit must be in [0, 1), got ${validationSplit}`);
   }
   const n = ds.count;
-  const validationCount = heldOutCount(n, validationSplit);
+  const validationCount = heldOutCount(ds.file, n, validationSplit);
   const order = createRng(seed).permutation(n);
   const trainIndices = order.slice(0, n - validationCount).sort();
   const validationIndices = order.slice(n - validationCount).sort();
@@ -127,13 +127,29 @@ export function splitDataset(
 }
 
 /**
- * How many of `count` samples a split of `validationSplit` holds out: round(count · split), at least
- * one and never all (none when the split is 0 or there is a single sample). Streamed files follow
- * the same rule, under their cap.
+ * How many of the `count` samples of `file` a split of `validationSplit` holds out: round(count ·
+ * split), at least one, and it must leave at least one to train on, so a split needs 2 samples or
+ * more. A split that cannot is a DatasetError stating what would work. None at split 0. Streamed
+ * files follow the same rule, under their cap.
  */
-export function heldOutCount(count: number, validationSplit: number): number {
-  if (!(validationSplit > 0) || count < 2) return 0;
-  return Math.min(count - 1, Math.max(1, Math.round(count * validationSplit)));
+export function heldOutCount(file: string, count: number, validationSplit: number): number {
+  if (!(validationSplit > 0)) return 0;
+  const held = Math.max(1, Math.round(count * validationSplit));
+  if (held < count) return held;
+  if (count === 1) {
+    throw new DatasetError(
+      file,
+      `only 1 sample: holding out part of the data for validation (--validation-split ${validationSplit}) needs at least 2 samples, one to train on and one to measure on; add samples, or measure on another file with --validation-data`,
+    );
+  }
+  let needed = count + 1;
+  while (Math.max(1, Math.round(needed * validationSplit)) >= needed) needed++;
+  const digits = 10 ** (String(count).length + 1);
+  const largest = Math.floor(((count - 1) / count) * digits) / digits;
+  throw new DatasetError(
+    file,
+    `--validation-split ${validationSplit} would hold out all ${count} samples, leaving none to train on; use a split of at most ${largest}, or at least ${needed} samples`,
+  );
 }
 
 /** A new dataset holding the samples at `indices`, in that order. */

@@ -267,11 +267,11 @@ export async function openStream(
     }
   }
   const labelSize = hasLabel ? 1 : 0;
-  const kept = reservoir?.take(Math.min(maxValidation, heldOutCount(samples, split)));
+  // The same count as a file read whole, refused the same way when the file is too small for the split.
+  const kept = reservoir?.take(Math.min(maxValidation, heldOutCount(file, samples, split)));
   // Sorted row indices, so each epoch's pass skips them with one moving pointer.
   const heldOut = kept?.rows ?? new Int32Array(0);
   const trainCount = samples - heldOut.length;
-  if (trainCount === 0) throw new DatasetError(file, 'every row was held out for validation; lower --validation-split');
   const held: Dataset = validation ?? {
     file,
     count: heldOut.length,

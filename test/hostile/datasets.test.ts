@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DIGITS_MLP, makeTempDir, removeTempDir, runCli } from '../helpers.js';
-import { DIGITS_DIR, expectRefused } from './harness.js';
+import { DIGITS_CSV_HEADER, DIGITS_DIR, expectRefused } from './harness.js';
 
 let tmp = '';
 before(async () => {
@@ -18,7 +18,7 @@ after(async () => {
   await removeTempDir(tmp);
 });
 
-const header = `${Array.from({ length: 64 }, (_, i) => `p${i}`).join(',')},label`;
+const header = DIGITS_CSV_HEADER;
 const row = (label: number | string, fill = 1): string => `${Array(64).fill(fill).join(',')},${label}`;
 const rows = (n: number): string[] => Array.from({ length: n }, (_, i) => row(i % 10, i % 16));
 

@@ -441,9 +441,26 @@ describe('splitDataset', () => {
 
   it('holds out at least one sample and keeps at least one for training', () => {
     assert.equal(splitDataset(numbered(5), 0.01, 1).validation.count, 1);
-    const tiny = splitDataset(numbered(2), 0.9, 1);
+    const tiny = splitDataset(numbered(2), 0.5, 1);
     assert.equal(tiny.validation.count, 1);
     assert.equal(tiny.train.count, 1);
+    assert.equal(splitDataset(numbered(2), 0.01, 1).validation.count, 1);
+  });
+
+  it('refuses a dataset too small for its split, stating what would work', () => {
+    const refused = (ds: Dataset, split: number, message: RegExp): void => {
+      assert.throws(() => splitDataset(ds, split, 1), (err: unknown) => err instanceof DatasetError && err.file === 'numbered.csv' && message.test(err.message) && !err.message.includes('\n'));
+    };
+    refused(numbered(1), 0.2, /^only 1 sample: .*needs at least 2 samples, one to train on and one to measure on; .*--validation-data$/);
+    refused(numbered(2), 0.9, /^--validation-split 0\.9 would hold out all 2 samples, leaving none to train on; use a split of at most 0\.5, or at least 6 samples$/);
+    refused(numbered(10), 0.99, /^--validation-split 0\.99 would hold out all 10 samples, .* at most 0\.9, or at least 51 samples$/);
+    // What the message offers does work: the largest split it names, and the smallest count.
+    assert.equal(splitDataset(numbered(10), 0.9, 1).train.count, 1);
+    assert.equal(splitDataset(numbered(51), 0.99, 1).train.count, 1);
+    assert.equal(splitDataset(numbered(3), 0.66, 1).train.count, 1);
+    refused(numbered(3), 0.9, /at most 0\.66, or at least 6 samples$/);
+    // Split 0 holds nothing out, whatever the size.
+    assert.equal(splitDataset(numbered(1), 0, 1).train.count, 1);
   });
 
   it('keeps a dataset without labels unlabelled', () => {
