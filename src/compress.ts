@@ -370,6 +370,10 @@ interface SplitData {
 
 async function readData(options: CompressOptions, shapes: InputShapes): Promise<SplitData | undefined> {
   if (options.data === undefined) return undefined;
+  // With data, the models are always evaluated on a held-out part: there must be one.
+  if (options.validationSplit === 0 && options.validationData === undefined) {
+    throw new DatasetError(options.data, '--validation-split 0 holds nothing out of it, so there would be nothing to measure the model on; give --validation-data, or a split above 0');
+  }
   const base = readOptionsFor(shapes, options);
   const read = {
     ...base,

@@ -107,8 +107,8 @@ export async function readDataset(file: string, options: ReadDatasetOptions = {}
 /**
  * Splits `ds` into a training and a validation part by a seeded shuffle: the same seed always
  * picks the same validation samples. Each part keeps the file order of its samples.
- * `validationSplit` is the fraction held out, in [0, 1); when it is above 0 and there are at
- * least 2 samples, each part gets at least one.
+ * `validationSplit` is the fraction held out, in [0, 1); above 0, heldOutCount says how many (a
+ * DatasetError when the dataset is too small for the split). At 0 nothing is held out.
  */
 export function splitDataset(
   ds: Dataset,
@@ -119,14 +119,37 @@ export function splitDataset(
     throw new RangeError(`validationSplit must be in [0, 1), got ${validationSplit}`);
   }
   const n = ds.count;
-  let validationCount = 0;
-  if (validationSplit > 0 && n >= 2) {
-    validationCount = Math.min(n - 1, Math.max(1, Math.round(n * validationSplit)));
-  }
+  const validationCount = heldOutCount(ds.file, n, validationSplit);
   const order = createRng(seed).permutation(n);
   const trainIndices = order.slice(0, n - validationCount).sort();
   const validationIndices = order.slice(n - validationCount).sort();
   return { train: takeSamples(ds, trainIndices), validation: takeSamples(ds, validationIndices) };
+}
+
+/**
+ * How many of the `count` samples of `file` a split of `validationSplit` holds out: round(count ·
+ * split), at least one, and it must leave at least one to train on, so a split needs 2 samples or
+ * more. A split that cannot is a DatasetError stating what would work. None at split 0. Streamed
+ * files follow the same rule, under their cap.
+ */
+export function heldOutCount(file: string, count: number, validationSplit: number): number {
+  if (!(validationSplit > 0)) return 0;
+  const held = Math.max(1, Math.round(count * validationSplit));
+  if (held < count) return held;
+  if (count === 1) {
+    throw new DatasetError(
+      file,
+      `only 1 sample: holding out part of the data for validation (--validation-split ${validationSplit}) needs at least 2 samples, one to train on and one to measure on; add samples, or measure on another file with --validation-data`,
+    );
+  }
+  let needed = count + 1;
+  while (Math.max(1, Math.round(needed * validationSplit)) >= needed) needed++;
+  const digits = 10 ** (String(count).length + 1);
+  const largest = Math.floor(((count - 1) / count) * digits) / digits;
+  throw new DatasetError(
+    file,
+    `--validation-split ${validationSplit} would hold out all ${count} samples, leaving none to train on; use a split of at most ${largest}, or at least ${needed} samples`,
+  );
 }
 
 /** A new dataset holding the samples at `indices`, in that order. */
@@ -187,6 +210,18 @@ function parseCell(cell: string): number {
     return parseCell(trimmed.slice(1, -1));
   }
   return NaN;
+}
+
+/** float32's range as messages state it (its largest finite value is about 3.4028e38). */
+const FLOAT32_RANGE = '±3.4e38';
+
+/**
+ * Why `value` (shown as `shown`), times `scale`, cannot be stored: finite as a float64 but beyond
+ * float32's range, where it would become Infinity.
+ */
+export function describeFloat32Overflow(shown: string, scale = 1): string {
+  const scaled = scale === 1 ? '' : ` times the input scale ${scale}`;
+  return `${shown}${scaled} exceeds float32's range (${FLOAT32_RANGE})`;
 }
 
 function isBlank(cell: string): boolean {
@@ -269,8 +304,12 @@ export class DelimitedParser {
       const cell = cells[column] as string;
       const value = parseCell(cell);
       if (Number.isNaN(value)) this.fail(`line ${lineNumber}, column ${column + 1}: ${describeBadCell(cell)}`);
-      if (column === this.labelColumn) y = value;
-      else this.scratch[offset++] = value * this.scale;
+      const isLabel = column === this.labelColumn;
+      // What is stored is float32: a finite float64 beyond its range would become Infinity there.
+      const stored = Math.fround(isLabel ? value : value * this.scale);
+      if (stored - stored !== 0) this.fail(`line ${lineNumber}, column ${column + 1}: ${describeFloat32Overflow(headerName(cell), isLabel ? 1 : this.scale)}`);
+      if (isLabel) y = value;
+      else this.scratch[offset++] = stored;
     }
     this.rows++;
     return { x: this.scratch, y };
@@ -398,7 +437,7 @@ class SampleCollector {
 
   add(where: Location, x: unknown, y: unknown): void {
     const dropLabels = this.options.label === 'none';
-    const xSize = flatten(this.file, x, where.prefix, where.x, this.x);
+    const xSize = flatten(this.file, x, where.prefix, where.x, this.x, this.options.inputScale ?? 1);
     const first = this.first;
     if (first === undefined) {
       this.first = where;
@@ -406,7 +445,7 @@ class SampleCollector {
         this.fail(`${where.prefix}${where.x} has ${xSize} values, the model expects ${this.options.featureSize}`);
       }
       this.featureSize = xSize;
-      this.labelSize = y === undefined || dropLabels ? 0 : flatten(this.file, y, where.prefix, where.y, this.y);
+      this.labelSize = y === undefined || dropLabels ? 0 : flatten(this.file, y, where.prefix, where.y, this.y, 1);
     } else {
       if (xSize !== this.featureSize) {
         const expectation =
@@ -423,7 +462,7 @@ class SampleCollector {
           this.fail(`${where.name}: has "y", but ${first.name} has none (either every record has "y" or none does)`);
         }
         if (y !== undefined) {
-          const ySize = flatten(this.file, y, where.prefix, where.y, this.y);
+          const ySize = flatten(this.file, y, where.prefix, where.y, this.y, 1);
           if (ySize !== this.labelSize) {
             this.fail(`${where.prefix}${where.y} has ${ySize} values, expected ${this.labelSize} (as in ${first.name})`);
           }
@@ -454,14 +493,19 @@ class SampleCollector {
 /**
  * Appends the numbers in `value` (a number or rectangular nested arrays of numbers) to `out`
  * and returns how many there were. Messages start with `prefix` (`line 3: `) and name the value
- * by `label` (`x`).
+ * by `label` (`x`). Each number times `scale` must fit float32, as which it is stored.
  */
-function flatten(file: string, value: unknown, prefix: string, label: string, out: number[]): number {
+function flatten(file: string, value: unknown, prefix: string, label: string, out: number[], scale: number): number {
   const fail = (message: string): never => {
     throw new DatasetError(file, prefix + message);
   };
+  const fits = (n: number): boolean => {
+    const stored = Math.fround(n * scale);
+    return stored - stored === 0;
+  };
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) fail(`${label}: ${describeValue(value)} is not a finite number`);
+    if (!fits(value)) fail(`${label}: ${describeFloat32Overflow(String(value), scale)}`);
     out.push(value);
     return 1;
   }
@@ -485,6 +529,7 @@ function flatten(file: string, value: unknown, prefix: string, label: string, ou
       if (leaf) {
         if (typeof element !== 'number') fail(`${at()}: expected a number, found ${describeValue(element)}`);
         else if (!Number.isFinite(element)) fail(`${at()}: ${describeValue(element)} is not a finite number`);
+        else if (!fits(element)) fail(`${at()}: ${describeFloat32Overflow(String(element), scale)}`);
         else out.push(element);
       } else if (Array.isArray(element)) {
         walk(element, depth + 1);

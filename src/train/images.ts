@@ -18,8 +18,8 @@
  *    instead of 76);
  * 4. values kept as floats in 0..255 (after enlarging they need not be whole), times `inputScale`.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { extname, isAbsolute, join, relative, sep } from 'node:path';
 import { DatasetError } from '../errors.js';
 import { describeReadError, type Dataset, type ReadDatasetOptions } from './dataset.js';
 
@@ -113,70 +113,135 @@ function byName(a: string, b: string): number {
 const isHidden = (name: string): boolean => name.startsWith('.');
 const isImage = (name: string): boolean => (IMAGE_EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase());
 
+/** A folder entry: its name, and whether it is a symbolic link (whose real path may be anywhere). */
+interface Entry {
+  name: string;
+  link: boolean;
+}
+
 /** Entries of a folder as directories and files, symbolic links followed; dotfiles left out. */
-async function listFolder(dir: string): Promise<{ dirs: string[]; files: string[] }> {
+async function listFolder(dir: string): Promise<{ dirs: Entry[]; files: Entry[] }> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
     throw new DatasetError(dir, `cannot read folder: ${describeReadError(err)}`);
   }
-  const dirs: string[] = [];
-  const files: string[] = [];
+  const dirs: Entry[] = [];
+  const files: Entry[] = [];
   for (const entry of entries) {
     if (isHidden(entry.name)) continue;
     let isDir = entry.isDirectory();
     let isFile = entry.isFile();
-    if (entry.isSymbolicLink()) {
+    const link = entry.isSymbolicLink();
+    if (link) {
       const target = await stat(join(dir, entry.name)).catch(() => undefined);
       isDir = target?.isDirectory() ?? false;
       isFile = target?.isFile() ?? false;
     }
-    if (isDir) dirs.push(entry.name);
-    else if (isFile) files.push(entry.name);
+    if (isDir) dirs.push({ name: entry.name, link });
+    else if (isFile) files.push({ name: entry.name, link });
   }
-  return { dirs: dirs.sort(byName), files: files.sort(byName) };
+  const order = (a: Entry, b: Entry): number => byName(a.name, b.name);
+  return { dirs: dirs.sort(order), files: files.sort(order) };
 }
 
-/** The class folders in order and every image in them (their subfolders included), class by class. */
+/** The real path of `folder/entry`: resolved for a link, else the folder's real path joined with the name. */
+async function realPathOf(folder: string, realFolder: string, entry: Entry): Promise<string> {
+  if (!entry.link) return join(realFolder, entry.name);
+  try {
+    return await realpath(join(folder, entry.name));
+  } catch (err) {
+    throw new DatasetError(join(folder, entry.name), `cannot follow symbolic link: ${describeReadError(err)}`);
+  }
+}
+
+/** Whether `folder` is `inner` or one of the folders that hold it (both real paths). */
+function holds(folder: string, inner: string): boolean {
+  const rel = relative(folder, inner);
+  return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/**
+ * The class folders in order and every image in them (their subfolders included), class by class.
+ * Symbolic links are followed, but by real path each folder is walked once and each image read once,
+ * so a link loop ends: a link to a folder already walked in the same class (the class folder itself,
+ * say) and a link to the dataset folder or a folder above it are passed over, and an image reached
+ * twice in one class is read the first time only. One real folder or image reached from two classes
+ * is refused, since an image has one label.
+ */
 async function listImages(dir: string): Promise<{ classNames: string[]; files: ImageFile[] }> {
   const top = await listFolder(dir);
-  const looseImages = top.files.filter(isImage);
+  const looseImages = top.files.filter((f) => isImage(f.name));
   if (top.dirs.length === 0) {
     const hint = looseImages.length > 0 ? ` (found ${looseImages.length} image(s) directly in it; is this a single class's folder?)` : '';
     throw new DatasetError(dir, `no class folders: an image dataset is a folder with one subfolder of images per class${hint}`);
   }
   if (looseImages.length > 0) {
     throw new DatasetError(
-      join(dir, looseImages[0] as string),
+      join(dir, (looseImages[0] as Entry).name),
       `image outside the class folders (${looseImages.length} in ${dir}); every image must be in its class's subfolder`,
     );
   }
+  const classNames = top.dirs.map((d) => d.name);
+  const realRoot = await realpath(dir);
+  // Who reached each real folder and image first: its class and the path it was reached by.
+  const folders = new Map<string, { label: number; path: string }>();
+  const images = new Map<string, { label: number; path: string }>();
+  const conflict = (path: string, first: { label: number; path: string }, what: string): DatasetError =>
+    new DatasetError(path, `is the same ${what} as ${first.path} (class "${classNames[first.label]}"), through a symbolic link; an image can belong to one class only`);
+  // Every class folder is claimed before any is walked, so a link into another class is refused whatever the order.
+  const classFolders: Array<{ path: string; real: string }> = [];
+  for (const [label, entry] of top.dirs.entries()) {
+    const path = join(dir, entry.name);
+    const real = await realPathOf(dir, realRoot, entry);
+    if (holds(real, realRoot)) throw new DatasetError(path, `class folder "${entry.name}" leads to ${real}, which holds the dataset folder itself`);
+    const first = folders.get(real);
+    if (first !== undefined) throw conflict(path, first, 'folder');
+    folders.set(real, { label, path });
+    classFolders.push({ path, real });
+  }
+
   const files: ImageFile[] = [];
-  for (const [label, name] of top.dirs.entries()) {
-    const classDir = join(dir, name);
+  for (const [label, { path: classDir, real: realClassDir }] of classFolders.entries()) {
+    const name = classNames[label] as string;
     const skipped = new Set<string>();
     let found = 0;
-    const walk = async (folder: string): Promise<void> => {
-      const { dirs, files: names } = await listFolder(folder);
+    const walk = async (folder: string, realFolder: string): Promise<void> => {
+      const { dirs, files: entries } = await listFolder(folder);
       // Files first, then subfolders, each in byte order: the order is the same on every system.
-      for (const file of names) {
-        if (isImage(file)) {
-          files.push({ path: join(folder, file), label });
-          found++;
-        } else {
-          skipped.add(extname(file).toLowerCase() || '(no extension)');
+      for (const entry of entries) {
+        const path = join(folder, entry.name);
+        if (!isImage(entry.name)) {
+          skipped.add(extname(entry.name).toLowerCase() || '(no extension)');
+          continue;
         }
+        const real = await realPathOf(folder, realFolder, entry);
+        const first = images.get(real);
+        if (first !== undefined && first.label !== label) throw conflict(path, first, 'image');
+        if (first !== undefined) continue; // already read in this class
+        images.set(real, { label, path });
+        files.push({ path, label });
+        found++;
       }
-      for (const sub of dirs) await walk(join(folder, sub));
+      for (const entry of dirs) {
+        const path = join(folder, entry.name);
+        const real = await realPathOf(folder, realFolder, entry);
+        if (holds(real, realRoot)) continue; // the dataset folder or above: it holds every class, this one included
+        const first = folders.get(real);
+        if (first !== undefined && first.label !== label) throw conflict(path, first, 'folder');
+        if (first !== undefined) continue; // walked already in this class: a loop
+        folders.set(real, { label, path });
+        await walk(path, real);
+      }
     };
-    await walk(classDir);
+    await walk(classDir, realClassDir);
     if (found === 0) {
       const others = skipped.size > 0 ? `; skipped files with other extensions: ${[...skipped].sort().join(', ')}` : '';
       throw new DatasetError(classDir, `class folder "${name}" has no images (read: ${IMAGE_EXTENSIONS.join(', ')})${others}`);
     }
   }
-  return { classNames: top.dirs, files };
+  return { classNames, files };
 }
 
 async function loadSharp(dir: string): Promise<Sharp> {

@@ -7,13 +7,13 @@
  *
  * Supported dtypes: bool, int8/16/32/64, uint8/16/32/64, float16/32/64, in either byte order
  * (big-endian data is byte-swapped as it is read). 64-bit integers outside ±2^53 are refused, as are
- * NaN and ±Infinity, each naming the element.
+ * NaN, ±Infinity and float64 values beyond float32's range, each naming the element.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { extname } from 'node:path';
 import { DatasetError } from '../errors.js';
-import { describeReadError, type Dataset, type ReadDatasetOptions } from './dataset.js';
+import { describeFloat32Overflow, describeReadError, type Dataset, type ReadDatasetOptions } from './dataset.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 /** numpy itself refuses headers over 10,000 bytes by default; we allow more, but not absurdly more. */
@@ -324,7 +324,10 @@ async function readData(file: string, handle: FileHandle, header: NpyHeader, sca
         const big = dtype.kind === 'int' ? view.getBigInt64(i * step, le) : view.getBigUint64(i * step, le);
         bad(start + i, `${big} is outside ±2^53, beyond which ${dtype.descr} values cannot be converted exactly`);
       }
-      out[start + i] = value * scale;
+      // Stored as float32: a finite float64 (or a value times `scale`) beyond its range would be Infinity.
+      const stored = Math.fround(value * scale);
+      if (stored - stored !== 0) bad(start + i, describeFloat32Overflow(String(value), scale));
+      out[start + i] = stored;
     }
   }
   return out;

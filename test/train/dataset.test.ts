@@ -163,6 +163,17 @@ describe('readDataset: CSV', () => {
     await assertDatasetError(await scratchFile('inf.csv', '1,2\n3,Infinity\n'), /^line 2, column 2: "Infinity" is not a finite number/);
   });
 
+  it('rejects a finite value beyond float32\'s range, feature or label, as the value stored', async () => {
+    // 1e39 is a finite float64 but Infinity as float32; 3.4e38 fits, and so does a value that rounds down to float32's largest.
+    await assertDatasetError(await scratchFile('big.csv', 'a,b,label\n1,2,0\n3,1e39,1\n'), "line 3, column 2: 1e39 exceeds float32's range (±3.4e38)");
+    await assertDatasetError(await scratchFile('big-neg.csv', '1,2,0\n"-2e40",1,1\n'), "line 2, column 1: -2e40 exceeds float32's range (±3.4e38)");
+    await assertDatasetError(await scratchFile('big-label.csv', '1,2,0\n3,4,1e39\n'), "line 2, column 3: 1e39 exceeds float32's range (±3.4e38)");
+    await assertDatasetError(await scratchFile('big-scaled.csv', '1,2,0\n3e37,4,1\n'), "line 2, column 1: 3e37 times the input scale 100 exceeds float32's range (±3.4e38)", { inputScale: 100 });
+    const ds = await readDataset(await scratchFile('edge.csv', `3.4e38,${3.4028235e38},-3.4e38\n`), { label: 'none' });
+    assert.deepEqual(Array.from(ds.x), [Math.fround(3.4e38), Math.fround(3.4028235e38), Math.fround(-3.4e38)]);
+    assert.ok(Array.from(ds.x).every(Number.isFinite));
+  });
+
   it('rejects an empty file', async () => {
     await assertDatasetError(fixture('empty.csv'), /^no data rows/);
   });
@@ -293,6 +304,12 @@ describe('readDataset: JSON Lines', () => {
     await assertDatasetError(await scratchFile('not-object.jsonl', '[1, 2]\n'), /^line 1: expected a record/);
   });
 
+  it('rejects a finite value beyond float32\'s range in x or y, naming the line and element', async () => {
+    await assertDatasetError(await scratchFile('big.jsonl', '{"x": [1, 2], "y": 0}\n{"x": [3, 1e39], "y": 1}\n'), "line 2: x[1]: 1e+39 exceeds float32's range (±3.4e38)");
+    await assertDatasetError(await scratchFile('big-y.jsonl', '{"x": [1, 2], "y": -5e38}\n'), "line 1: y: -5e+38 exceeds float32's range (±3.4e38)");
+    await assertDatasetError(await scratchFile('big-scaled.jsonl', '{"x": [[1], [2e38]]}\n'), "line 1: x[1][0]: 2e+38 times the input scale 2 exceeds float32's range (±3.4e38)", { inputScale: 2 });
+  });
+
   it('rejects empty x and a file without records', async () => {
     await assertDatasetError(await scratchFile('empty-x.jsonl', '{"x": []}\n'), 'line 1: x is empty');
     await assertDatasetError(await scratchFile('blank.jsonl', '\n\n'), /^no records/);
@@ -330,6 +347,11 @@ describe('readDataset: JSON', () => {
   it('rejects invalid JSON with a line and column when the parser gives a position', async () => {
     const file = await scratchFile('broken.json', '[\n  {"x": [1, 2}\n]\n');
     await assertDatasetError(file, /^line 2, column \d+: invalid JSON: /);
+  });
+
+  it('rejects a finite value beyond float32\'s range, naming the record', async () => {
+    await assertDatasetError(await scratchFile('big.json', '[{"x": [1, 2]}, {"x": [3, 1e300]}]'), "[1].x[1]: 1e+300 exceeds float32's range (±3.4e38)");
+    await assertDatasetError(await scratchFile('big-columns.json', '{"x": [[1], [2]], "y": [0, 1e39]}'), "y[1]: 1e+39 exceeds float32's range (±3.4e38)");
   });
 
   it('rejects other top-level values and empty arrays', async () => {
@@ -419,9 +441,26 @@ describe('splitDataset', () => {
 
   it('holds out at least one sample and keeps at least one for training', () => {
     assert.equal(splitDataset(numbered(5), 0.01, 1).validation.count, 1);
-    const tiny = splitDataset(numbered(2), 0.9, 1);
+    const tiny = splitDataset(numbered(2), 0.5, 1);
     assert.equal(tiny.validation.count, 1);
     assert.equal(tiny.train.count, 1);
+    assert.equal(splitDataset(numbered(2), 0.01, 1).validation.count, 1);
+  });
+
+  it('refuses a dataset too small for its split, stating what would work', () => {
+    const refused = (ds: Dataset, split: number, message: RegExp): void => {
+      assert.throws(() => splitDataset(ds, split, 1), (err: unknown) => err instanceof DatasetError && err.file === 'numbered.csv' && message.test(err.message) && !err.message.includes('\n'));
+    };
+    refused(numbered(1), 0.2, /^only 1 sample: .*needs at least 2 samples, one to train on and one to measure on; .*--validation-data$/);
+    refused(numbered(2), 0.9, /^--validation-split 0\.9 would hold out all 2 samples, leaving none to train on; use a split of at most 0\.5, or at least 6 samples$/);
+    refused(numbered(10), 0.99, /^--validation-split 0\.99 would hold out all 10 samples, .* at most 0\.9, or at least 51 samples$/);
+    // What the message offers does work: the largest split it names, and the smallest count.
+    assert.equal(splitDataset(numbered(10), 0.9, 1).train.count, 1);
+    assert.equal(splitDataset(numbered(51), 0.99, 1).train.count, 1);
+    assert.equal(splitDataset(numbered(3), 0.66, 1).train.count, 1);
+    refused(numbered(3), 0.9, /at most 0\.66, or at least 6 samples$/);
+    // Split 0 holds nothing out, whatever the size.
+    assert.equal(splitDataset(numbered(1), 0, 1).train.count, 1);
   });
 
   it('keeps a dataset without labels unlabelled', () => {

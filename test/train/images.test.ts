@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -181,6 +181,58 @@ describe('readDataset: image folders', () => {
     const ds = await readDataset(dir, { imageShape: [1, 1, 3] });
     assert.equal(ds.count, 1);
     assert.deepEqual(ds.classNames, ['cat']);
+  });
+
+  it('ends symbolic link loops and links to a parent folder, reading each real image once', { timeout: 30_000 }, async () => {
+    const dir = await folder();
+    await solid(join(dir, 'a', 'x.png'), 1, 1, [1, 0, 0]);
+    await solid(join(dir, 'a', 'sub', 'y.png'), 1, 1, [2, 0, 0]);
+    await solid(join(dir, 'b', 'z.png'), 1, 1, [3, 0, 0]);
+    // Two links back to the class folder make the walk branch: without a guard it never ends.
+    await symlink('.', join(dir, 'a', 'self'));
+    await symlink('.', join(dir, 'a', 'again'));
+    await symlink('..', join(dir, 'a', 'sub', 'up')); // the class folder
+    await symlink('..', join(dir, 'a', 'dataset')); // the dataset folder, which holds every class
+    await symlink('../..', join(dir, 'a', 'above')); // the folder holding the dataset folder
+    await symlink('../b', join(dir, 'b', 'loop'));
+    const ds = await readDataset(dir, { imageShape: [1, 1, 3] });
+    assert.deepEqual(ds.classNames, ['a', 'b']);
+    assert.deepEqual(Array.from({ length: ds.count }, (_, i) => ds.x[i * 3]), [1, 2, 3]);
+    assert.deepEqual(Array.from(ds.y ?? []), [0, 0, 1]);
+  });
+
+  it('follows links to images and folders elsewhere, reading each real image once per class', async () => {
+    const dir = await folder();
+    const elsewhere = await folder();
+    await solid(join(dir, 'a', 'x.png'), 1, 1, [1, 0, 0]);
+    await symlink('x.png', join(dir, 'a', 'x-link.png'));
+    await solid(join(elsewhere, 'o.png'), 1, 1, [2, 0, 0]);
+    await symlink(elsewhere, join(dir, 'a', 'out1'));
+    await symlink(elsewhere, join(dir, 'a', 'out2'));
+    await symlink(join(elsewhere, 'o.png'), join(dir, 'a', 'o-link.png'));
+    const ds = await readDataset(dir, { imageShape: [1, 1, 3] });
+    // Files in byte order ("o-link.png", "x-link.png", "x.png"), then the folders: each real image once.
+    assert.deepEqual(Array.from({ length: ds.count }, (_, i) => ds.x[i * 3]), [2, 1]);
+  });
+
+  it('refuses one real image or folder reached from two classes through links', async () => {
+    const dir = await folder();
+    await solid(join(dir, 'a', 'x.png'), 1, 1, [1, 0, 0]);
+    await solid(join(dir, 'b', 'y.png'), 1, 1, [2, 0, 0]);
+    const alias = join(dir, 'b', 'alias.png');
+    await symlink('../a/x.png', alias);
+    const shape = { imageShape: [1, 1, 3] };
+    await assertDatasetError(dir, `is the same image as ${join(dir, 'a', 'x.png')} (class "a"), through a symbolic link; an image can belong to one class only`, shape, alias);
+    await rm(alias);
+    const peek = join(dir, 'a', 'peek');
+    await symlink('../b', peek);
+    await assertDatasetError(dir, `is the same folder as ${join(dir, 'b')} (class "b"), through a symbolic link; an image can belong to one class only`, shape, peek);
+    await rm(peek);
+    await symlink('b', join(dir, 'c'));
+    await assertDatasetError(dir, /^is the same folder as .*\/b \(class "b"\)/, shape, join(dir, 'c'));
+    await rm(join(dir, 'c'));
+    await symlink('.', join(dir, 'c'));
+    await assertDatasetError(dir, /^class folder "c" leads to .*, which holds the dataset folder itself$/, shape, join(dir, 'c'));
   });
 
   it('names a corrupt image file', async () => {

@@ -161,6 +161,31 @@ describe('readDataset: .npy features', () => {
   });
 });
 
+describe('readDataset: .npy values beyond float32', () => {
+  it('refuses a finite float64 feature beyond float32\'s range, naming the element', async () => {
+    const file = await npyFile('<f8', [2, 3], pack([1, 2, 3, 4, -1e39, 6], 'f8'));
+    await assertDatasetError(file, "element [1, 1]: -1e+39 exceeds float32's range (±3.4e38)");
+    const big = await npyFile('>f8', [1, 2], pack([0, 1.7976931348623157e308], 'f8', false));
+    await assertDatasetError(big, "element [0, 1]: 1.7976931348623157e+308 exceeds float32's range (±3.4e38)");
+  });
+
+  it('refuses a value that overflows float32 only once scaled', async () => {
+    const file = await npyFile('<f4', [2, 1], pack([1, 3e38], 'f4'));
+    await assertDatasetError(file, `element [1, 0]: ${Math.fround(3e38)} times the input scale 2 exceeds float32's range (±3.4e38)`, { inputScale: 2 });
+  });
+
+  it('refuses a float64 label beyond float32\'s range, naming the labels file', async () => {
+    const x = await npyFile('<f4', [2, 1], pack([1, 2], 'f4'));
+    const y = await npyFile('<f8', [2], pack([0, 1e39], 'f8'));
+    await assertDatasetError(x, "element [1]: 1e+39 exceeds float32's range (±3.4e38)", { labels: y }, y);
+  });
+
+  it('keeps float64 values up to float32\'s largest', async () => {
+    const file = await npyFile('<f8', [3], pack([3.4e38, -3.4028235e38, 1e-50], 'f8'));
+    assert.deepEqual(Array.from((await readDataset(file)).x), [3.4e38, -3.4028235e38, 0].map(Math.fround));
+  });
+});
+
 describe('readDataset: .npy labels', () => {
   it('reads labels of shape [count] from a second file, not scaled', async () => {
     const x = await npyFile('<f4', [3, 2], pack([1, 2, 3, 4, 5, 6], 'f4'));

@@ -61,6 +61,45 @@ describe('openStream', () => {
     assert.deepEqual(a.labels && [a.labels.min, a.labels.max], [0, 2]);
   });
 
+  it('holds out a seeded uniform sample of the whole file, not its beginning, and never trains on it', async () => {
+    // 1,000 rows sorted by label (row i has label floor(i / 100)); a cap of 50 held-out rows stands in for
+    // the real 10,000 on a file larger than it.
+    const rows = 1000;
+    const lines = ['id,f,label'];
+    for (let i = 0; i < rows; i++) lines.push(`${i},${(i % 7) / 7},${Math.floor(i / 100)}`);
+    const file = path.join(tempDir(), 'sorted.csv');
+    await writeFile(file, lines.join('\n') + '\n');
+    const cap = 50;
+    for (const seed of [1, 2, 3, 42]) {
+      const a = await openStream(file, {}, 0.2, seed, undefined, cap);
+      assert.equal(a.validation.count, cap, 'round(1000 × 0.2) = 200 rows, capped at 50');
+      const held = Array.from({ length: cap }, (_, r) => a.validation.x[r * 2] as number);
+      // Held-out labels span the whole range...
+      const labels = Array.from(a.validation.y ?? []);
+      assert.deepEqual(labels, held.map((i) => Math.floor(i / 100)), 'labels travel with their rows');
+      assert.ok(Math.min(...labels) <= 1 && Math.max(...labels) >= 8, `seed ${seed}: held-out labels ${labels.join(',')}`);
+      // ...roughly uniformly: the Kolmogorov–Smirnov distance of the held-out row positions from the
+      // uniform distribution is below its 1% critical value (1.63 / √n). A prefix sample scores about 0.75.
+      const sorted = [...held].sort((x, y) => x - y);
+      const ks = Math.max(...sorted.map((v, k) => Math.max(Math.abs((k + 1) / cap - (v + 1) / rows), Math.abs(k / cap - v / rows))));
+      assert.ok(ks < 1.63 / Math.sqrt(cap), `seed ${seed}: KS distance ${ks.toFixed(3)}`);
+      // Same seed, same split; no held-out row is trained on, and every other row is.
+      const again = await openStream(file, {}, 0.2, seed, undefined, cap);
+      assert.deepEqual(Array.from(again.validation.x), Array.from(a.validation.x));
+      const trained: number[] = [];
+      for await (const batch of a.train.batches(64, createRng(seed))) for (let r = 0; r < batch.count; r++) trained.push(batch.x[r * 2] as number);
+      assert.equal(trained.length, rows - cap);
+      const heldSet = new Set(held);
+      assert.ok(!trained.some((i) => heldSet.has(i)), 'a held-out row was trained on');
+      assert.deepEqual([...trained, ...held].sort((x, y) => x - y), Array.from({ length: rows }, (_, i) => i));
+    }
+    const one = await openStream(file, {}, 0.2, 1, undefined, cap);
+    const other = await openStream(file, {}, 0.2, 2, undefined, cap);
+    assert.notDeepEqual(Array.from(one.validation.x), Array.from(other.validation.x), 'another seed, another sample');
+    // Under the cap the count is the one a file read whole holds out.
+    assert.equal((await openStream(file, {}, 0.2, 1)).validation.count, 200);
+  });
+
   it('checks every row in the first pass, naming the line of a bad one', async () => {
     const file = await numberedCsv('bad-end.csv', 500, 4, '1,2,3,x,0\n');
     await assert.rejects(openStream(file, {}, 0.2, 1), (err: unknown) => err instanceof DatasetError && /line 502, column 4/.test(err.message));

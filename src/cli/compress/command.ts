@@ -22,7 +22,7 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
     .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only (default: 3 with --data, 0 without)')
     .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
     .option('--learning-rate <lr>', 'Adam learning rate', '0.001')
-    .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on', '0.2')
+    .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on (at least 1 row, leaving 1 to train on; 0 only with --validation-data)', '0.2')
     .option('--seed <n>', 'seed for the split and batch order (same seed, same result on the same backend)', '42')
     .option('--distill <alpha>', 'share of the loss from the original model\'s outputs (default 0 with labels, 1 without)')
     .option('--temperature <t>', 'softening of class probabilities when distilling', '2')
