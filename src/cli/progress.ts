@@ -3,7 +3,7 @@
  * CI log (one per stage and epoch), nothing with --quiet but notes about the result itself (what was
  * not measured), which print once either way.
  */
-import type { CompressEvent } from '../compress.js';
+import type { CompressEvent } from '../compress/index.js';
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';

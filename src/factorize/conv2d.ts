@@ -7,7 +7,7 @@
  * full rank whatever the padding or strides.
  */
 import type { LayerJson } from '../graph/topology.js';
-import type { LayerFactorizer, LayerWeights } from './registry.js';
+import type { LayerFactorizer, LayerWeights } from './types.js';
 import { INPUT_KEYS } from './dense.js';
 
 const BIAS_KEYS = ['bias_initializer', 'bias_regularizer', 'bias_constraint'];

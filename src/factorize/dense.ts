@@ -5,7 +5,7 @@
  * Both act on the last axis, so inputs of any rank ([batch, time, features] too) work as before.
  */
 import type { LayerJson } from '../graph/topology.js';
-import type { LayerFactorizer, LayerWeights } from './registry.js';
+import type { LayerFactorizer, LayerWeights } from './types.js';
 
 /** Config keys that only make sense on the layer that receives the model's input. */
 export const INPUT_KEYS = ['batch_input_shape', 'input_shape', 'input_dim', 'batch_size'];

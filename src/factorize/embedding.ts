@@ -5,7 +5,7 @@
  * Dense supports masking, so a mask from mask_zero passes through to later layers as before.
  */
 import type { LayerJson } from '../graph/topology.js';
-import type { LayerFactorizer, LayerWeights } from './registry.js';
+import type { LayerFactorizer, LayerWeights } from './types.js';
 
 export const embeddingFactorizer: LayerFactorizer = {
   className: 'Embedding',

@@ -185,3 +185,4 @@ export type SizeVariant = z.infer<typeof SizeVariantSchema>;
 export type FlopsReport = z.infer<typeof FlopsSchema>;
 export type GateResult = z.infer<typeof GateSchema>;
 export { MetricsSchema };
+export type SpeedReport = z.infer<typeof SpeedSchema>;

@@ -2,7 +2,7 @@
  * Metrics of a model on held-out samples, and how far its predictions are from a reference model's.
  */
 import { tf } from '../tf.js';
-import type { Dataset } from './dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { isClassification, meanLoss, toProbabilities, type Loss } from './loss.js';
 import { labelTensor, predictAll, type InputShapes } from './tensors.js';
 

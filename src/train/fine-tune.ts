@@ -9,10 +9,10 @@
  */
 import { tf } from '../tf.js';
 import { siteKey } from '../graph/topology.js';
-import type { Dataset } from './dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { objectiveLoss, type Objective } from './loss.js';
-import { createRng } from './random.js';
-import { memorySource, type BatchSource } from './stream.js';
+import { createRng } from '../data/random.js';
+import { memorySource, type BatchSource } from '../data/stream.js';
 import { featureTensors, labelTensor, modelInput, predictAll, type InputShapes } from './tensors.js';
 
 export type LearningRateSchedule = 'constant' | 'cosine' | 'linear';

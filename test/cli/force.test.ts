@@ -88,3 +88,13 @@ describe('--force', () => {
     assert.equal(r.code, 0, r.stderr);
   });
 });
+
+describe('--out', () => {
+  it('never replaces the input model\'s own folder, even when it is a lowrank output', async () => {
+    const before = await hashFolder(lowrankOutput);
+    const r = await runCli('compress', path.join(lowrankOutput, 'model.json'), '--rank', '2', '--out', lowrankOutput, '--force');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^lowrank: --out .* holds the input .*model\.json; write the output somewhere else\n$/);
+    assert.deepEqual(await hashFolder(lowrankOutput), before);
+  });
+});

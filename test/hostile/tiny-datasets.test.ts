@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { DatasetError } from '../../src/errors.js';
 import { ReportSchema, type CompressionReport } from '../../src/report/schema.js';
 import { initBackend } from '../../src/tf.js';

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFolderAtomically } from '../../src/io/save.js';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { DIGITS_MLP } from '../helpers.js';
 
 let tmp: string;

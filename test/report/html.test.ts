@@ -11,12 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { energyKept, relativeError, svd } from '../../src/factorize/svd.js';
 import { maxUsefulRank } from '../../src/factorize/plan.js';
 import { downsample, renderHtml } from '../../src/report/render-html.js';
 import type { CompressionReport, LayerReport } from '../../src/report/schema.js';
-import { createRng } from '../../src/train/random.js';
+import { createRng } from '../../src/data/random.js';
 
 const runFile = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');

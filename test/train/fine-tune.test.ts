@@ -4,10 +4,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { fineTune, learningRateAt } from '../../src/train/fine-tune.js';
-import { readDataset, type Dataset } from '../../src/train/dataset.js';
-import { memorySource, type BatchSource } from '../../src/train/stream.js';
+import { readDataset, type Dataset } from '../../src/data/dataset.js';
+import { memorySource, type BatchSource } from '../../src/data/stream.js';
 import { readModel } from '../../src/io/load.js';
 import { saveModel } from '../../src/io/index.js';
 import { chosen } from '../../src/factorize/index.js';

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { evaluate } from '../../src/evaluate.js';
 import { loadModel } from '../../src/io/index.js';
 import { tf } from '../../src/tf.js';

@@ -1,7 +1,7 @@
 /**
  * `lowrank compress`: flags → compress() → the report on stdout, progress on stderr.
  */
-import { compress, type CompressRunInput } from '../../compress.js';
+import { compress, type CompressRunInput } from '../../compress/index.js';
 import { gatesPassed } from '../../report/gates.js';
 import { renderPlan } from '../../report/render-plan.js';
 import { colorFor, outputFormat, renderReport } from '../output.js';

@@ -6,10 +6,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { DatasetError } from '../../src/errors.js';
-import { createRng } from '../../src/train/random.js';
-import { openStream, shouldStream } from '../../src/train/stream.js';
+import { createRng } from '../../src/data/random.js';
+import { openStream, shouldStream } from '../../src/data/stream.js';
 import { DIGITS_MLP, DIGITS_TEST, DIGITS_TRAIN, useTempDirAndLeakCheck } from '../helpers.js';
 
 const tempDir = useTempDirAndLeakCheck();

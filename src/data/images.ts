@@ -21,7 +21,7 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, sep } from 'node:path';
 import { DatasetError } from '../errors.js';
-import { describeReadError, type Dataset, type ReadDatasetOptions } from './dataset.js';
+import { describeReadError, type Dataset, type ReadDatasetOptions } from './types.js';
 
 /** File extensions read as images inside a class folder (compared case-insensitively). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif'] as const;

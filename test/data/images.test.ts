@@ -5,7 +5,7 @@ import { dirname, extname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { DatasetError, UsageError } from '../../src/errors.js';
-import { readDataset, type Dataset } from '../../src/train/dataset.js';
+import { readDataset, type Dataset } from '../../src/data/dataset.js';
 import { assertDatasetError } from '../helpers.js';
 
 let scratch = '';

@@ -9,13 +9,13 @@ import { ModelJsonSchema, storedElementBytes, type WeightEntry } from '../io/mod
 import { quantizeWeight } from '../io/quantize.js';
 import { splitWeights } from '../io/load.js';
 import type { tf } from '../tf.js';
-import type { Dataset } from '../train/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { evaluateModel } from '../train/evaluate.js';
 import type { Loss } from '../train/loss.js';
 import type { InputShapes } from '../train/tensors.js';
-import { measureBytes } from './measure.js';
-import type { SizeVariant, SizeVariantName } from './schema.js';
-export { writtenVariant } from './schema.js';
+import { measureBytes } from './latency.js';
+import type { SizeVariant, SizeVariantName } from '../report/schema.js';
+export { writtenVariant } from '../report/schema.js';
 
 /** An encoding for float weights. */
 export type Storage = 'float32' | 'float16' | 'uint8';

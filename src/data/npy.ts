@@ -13,7 +13,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { extname } from 'node:path';
 import { DatasetError } from '../errors.js';
-import { describeFloat32Overflow, describeReadError, type Dataset, type ReadDatasetOptions } from './dataset.js';
+import { describeFloat32Overflow, describeReadError, fitsFloat32, type Dataset, type ReadDatasetOptions } from './types.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 /** numpy itself refuses headers over 10,000 bytes by default; we allow more, but not absurdly more. */
@@ -325,9 +325,9 @@ async function readData(file: string, handle: FileHandle, header: NpyHeader, sca
         bad(start + i, `${big} is outside ±2^53, beyond which ${dtype.descr} values cannot be converted exactly`);
       }
       // Stored as float32: a finite float64 (or a value times `scale`) beyond its range would be Infinity.
-      const stored = Math.fround(value * scale);
-      if (stored - stored !== 0) bad(start + i, describeFloat32Overflow(String(value), scale));
-      out[start + i] = stored;
+      const scaled = value * scale;
+      if (!fitsFloat32(scaled)) bad(start + i, describeFloat32Overflow(String(value), scale));
+      out[start + i] = scaled;
     }
   }
   return out;

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compress, type CompressEvent } from '../src/compress.js';
-import { readModel } from '../src/io/load.js';
-import { ReportSchema } from '../src/report/schema.js';
-import { initBackend, tf } from '../src/tf.js';
+import { compress, type CompressEvent } from '../../src/compress/index.js';
+import { readModel } from '../../src/io/load.js';
+import { ReportSchema } from '../../src/report/schema.js';
+import { initBackend, tf } from '../../src/tf.js';
 
-const root = path.resolve(import.meta.dirname, '..');
+const root = path.resolve(import.meta.dirname, '../..');
 const model = path.join(root, 'fixtures/digits-mlp/model.json');
 const quantized = path.join(root, 'fixtures/digits-mlp-quantized/model.json');
 const train = path.join(root, 'fixtures/digits/train.csv');

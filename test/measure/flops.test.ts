@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { applyPlan, planModel } from '../../src/factorize/index.js';
 import { loadModel } from '../../src/io/index.js';
-import { countFlops } from '../../src/report/flops.js';
+import { countFlops } from '../../src/measure/flops.js';
 import { tf } from '../../src/tf.js';
 import { DIGITS_MLP, FIXTURES, useTempDirAndLeakCheck } from '../helpers.js';
 

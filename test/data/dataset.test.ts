@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DatasetError } from '../../src/errors.js';
-import { readDataset, splitDataset, type Dataset } from '../../src/train/dataset.js';
-import { createRng } from '../../src/train/random.js';
+import { readDataset, splitDataset, type Dataset } from '../../src/data/dataset.js';
+import { fitsFloat32 } from '../../src/data/types.js';
+import { createRng } from '../../src/data/random.js';
 import { assertDatasetError } from '../helpers.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/datasets/', import.meta.url));
@@ -172,6 +173,14 @@ describe('readDataset: CSV', () => {
     const ds = await readDataset(await scratchFile('edge.csv', `3.4e38,${3.4028235e38},-3.4e38\n`), { label: 'none' });
     assert.deepEqual(Array.from(ds.x), [Math.fround(3.4e38), Math.fround(3.4028235e38), Math.fround(-3.4e38)]);
     assert.ok(Array.from(ds.x).every(Number.isFinite));
+  });
+
+  it('tells float32 overflow exactly as storing does', () => {
+    const largest = 3.4028234663852886e38; // float32's largest finite value
+    const halfUlp = 2 ** 103;
+    for (const v of [largest, largest + halfUlp * 0.999, largest + halfUlp, 1e39, 1.7976931348623157e308, 1e-50, 0]) {
+      for (const signed of [v, -v]) assert.equal(fitsFloat32(signed), Number.isFinite(Math.fround(signed)), String(signed));
+    }
   });
 
   it('rejects an empty file', async () => {

@@ -10,7 +10,9 @@ import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatasetError } from '../errors.js';
-import { DelimitedParser, describeReadError, heldOutCount, type Dataset, type ReadDatasetOptions } from './dataset.js';
+import { DelimitedParser } from './csv.js';
+import { heldOutCount } from './dataset.js';
+import { describeReadError, type Dataset, type ReadDatasetOptions } from './types.js';
 import type { Rng } from './random.js';
 
 /** Where training batches come from: a dataset in memory or a file streamed each epoch. */

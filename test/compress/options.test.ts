@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { formatRank, parseRank, resolveCompressOptions, type CompressInput } from '../src/options.js';
-import { LowrankError, UsageError } from '../src/errors.js';
+import { formatRank, parseRank, resolveCompressOptions, type CompressInput } from '../../src/compress/options.js';
+import { LowrankError, UsageError } from '../../src/errors.js';
 
 function isUsageError(pattern: RegExp) {
   return (err: unknown): boolean => {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatasetError, UsageError } from '../../src/errors.js';
-import { readDataset } from '../../src/train/dataset.js';
-import { parsePythonLiteral, readNpy } from '../../src/train/npy.js';
+import { readDataset } from '../../src/data/dataset.js';
+import { parsePythonLiteral, readNpy } from '../../src/data/npy.js';
 import { assertDatasetError } from '../helpers.js';
 
 let scratch = '';
