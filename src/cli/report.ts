@@ -6,7 +6,7 @@ import { compareReports, renderCompareMarkdown, renderCompareText } from '../rep
 import { evaluateGates, gatesPassed, hasGates, parseGateLimits } from '../report/gates.js';
 import { findDefaultReport, locateReport, readReport } from '../report/read.js';
 import path from 'node:path';
-import { renderHtml } from '../report/render-html.js';
+import { renderHtml } from '../report/html/page.js';
 import { renderMarkdown } from '../report/render-markdown.js';
 import { renderText } from '../report/render-text.js';
 import type { CompressionReport } from '../report/schema.js';

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Chalk } from 'chalk';
 import { NOT_MEASURED_NO_DATA } from '../../src/report/format.js';
 import { describeGate, evaluateGates, outputMetrics } from '../../src/report/gates.js';
+import { renderHtml } from '../../src/report/html/page.js';
 import { renderMarkdown } from '../../src/report/render-markdown.js';
 import { renderText } from '../../src/report/render-text.js';
 import { ReportSchema, type CompressionReport } from '../../src/report/schema.js';
@@ -211,6 +212,7 @@ describe('the renderers lay out the view', () => {
   const outputs = {
     text: renderText(failed, new Chalk({ level: 0 }), CWD),
     markdown: renderMarkdown(failed, CWD),
+    html: renderHtml(failed, CWD),
   };
 
   for (const [format, out] of Object.entries(outputs)) {
