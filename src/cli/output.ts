@@ -4,7 +4,7 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import { UsageError } from '../errors.js';
-import { renderHtml } from '../report/render-html.js';
+import { renderHtml } from '../report/html/page.js';
 import { renderMarkdown } from '../report/render-markdown.js';
 import { renderText } from '../report/render-text.js';
 import type { CompressionReport } from '../report/schema.js';

@@ -121,7 +121,7 @@ describe('lowrank report --compare', () => {
 describe('every renderer shows the written model\'s accuracy', () => {
   it('under --quantize, text, Markdown, HTML and the gates agree on the quantized variant\'s accuracy', async () => {
     const { renderMarkdown } = await import('../../src/report/render-markdown.js');
-    const { renderHtml } = await import('../../src/report/render-html.js');
+    const { renderHtml } = await import('../../src/report/html/page.js');
     const report = ReportSchema.parse(JSON.parse(await readFile(fixture, 'utf8')));
     // The written variant (low-rank+uint8) measured 95.00%, the float fine-tuned model 97.77%.
     const quantized: CompressionReport = {
