@@ -5,8 +5,16 @@
  */
 import { tf } from '../tf.js';
 import { UnsupportedLayerError, ModelFormatError } from '../errors.js';
+import type { ClassLookup, ExpectedWeight } from './keras3.js';
 import type { StoredWeight } from './load.js';
 import type { WeightEntry } from './model-json.js';
+
+/** tfjs's class registry (custom classes registered with tfjs included), as normalizeTopology asks it. */
+export const tfjsClassLookup: ClassLookup = (className) => {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
+  if (entry === undefined) return undefined;
+  return entry[0].prototype instanceof tf.layers.Layer ? 'layer' : 'other';
+};
 
 /** Concatenate the stored bytes of weights in order, the layout tfjs expects for weightData. */
 export function concatWeightBytes(weights: readonly StoredWeight[]): ArrayBuffer {
@@ -68,6 +76,35 @@ export async function toLayersModel(
   } finally {
     // Variables are never scope-owned; everything else the build made and did not keep is freed here.
     tf.engine().endScope();
+  }
+}
+
+/** The weights a built model has, layer by layer in the topology's order (nested models walked into). */
+export function expectedWeights(model: tf.LayersModel): ExpectedWeight[] {
+  const out: ExpectedWeight[] = [];
+  const walk = (container: tf.LayersModel): void => {
+    for (const layer of container.layers) {
+      if (layer instanceof tf.LayersModel) walk(layer);
+      else for (const w of layer.weights) out.push({ name: w.originalName, shape: w.shape.map((d) => d ?? 0), layer: layer.name });
+    }
+  };
+  walk(model);
+  return out;
+}
+
+/**
+ * Set a built model's weights from stored ones whose names are the model's (what tfjs's loader does
+ * after building: decode, then loadWeights by name, strictly).
+ */
+export function setStoredWeights(file: string, model: tf.LayersModel, weights: readonly StoredWeight[]): void {
+  const specs = weights.filter((w) => w.entry.group !== 'optimizer');
+  const tensors = tf.io.decodeWeights(concatWeightBytes(specs), specs.map((w) => w.entry as tf.io.WeightsManifestEntry));
+  try {
+    model.loadWeights(tensors);
+  } catch (err) {
+    throw new ModelFormatError(file, `tfjs cannot set this model's weights: ${firstLine((err as Error).message ?? String(err))}`);
+  } finally {
+    tf.dispose(Object.values(tensors));
   }
 }
 
