@@ -9,6 +9,7 @@ import { runCompress } from './compress.js';
 import { runReport } from './report.js';
 import { runInspect } from './inspect.js';
 import { runEvaluate } from './evaluate.js';
+import { runConvert } from './convert.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
 
@@ -97,6 +98,20 @@ function program(signal: AbortSignal): Command {
     .option('--no-color', 'no colour')
     .action(async (model: string, opts: Record<string, unknown>) => {
       process.exitCode = await runEvaluate(model, opts);
+    });
+
+  cli
+    .command('convert')
+    .description('rewrite a model (e.g. a Keras 3 model.json stock tfjs refuses) into the form tfjs loads; weights copied unchanged')
+    .argument('<model>', 'path to model.json')
+    .option('-o, --out <dir>', 'output folder (default: <model folder>-tfjs)')
+    .option('-f, --force', 'replace a non-empty output folder')
+    .option('--allow-nonfinite', 'proceed when weights hold NaN or Infinity')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node', 'wasm', 'cpu']).default('auto'))
+    .option('--json', 'print what changed as JSON')
+    .option('--no-color', 'no colour')
+    .action(async (model: string, opts: Record<string, unknown>) => {
+      process.exitCode = await runConvert(model, opts, signal);
     });
 
   cli
