@@ -8,7 +8,7 @@ import { checkFinite, readModel, type LoadedModel, type StoredWeight } from './l
 import { checkTopologySizes } from '../graph/check.js';
 import { readTopology, walkLayers } from '../graph/topology.js';
 import { matchWeightNames, type WeightRename } from './keras3.js';
-import { collectWeights, expectedWeights, setStoredWeights, toLayersModel } from './layers-model.js';
+import { collectWeights, topologyWeights, toLayersModel } from './layers-model.js';
 import { buildModelFiles, modelFolderFiles, writeFolderAtomically, type ModelFiles } from './save.js';
 import type { ModelJson } from './model-json.js';
 
@@ -33,23 +33,17 @@ export async function loadModel(file: string, options: { allowNonfinite?: boolea
   const read = await readModel(file);
   if (options.allowNonfinite !== true) checkFinite(file, read.weights);
   checkTopologySizes(file, read.json.modelTopology, read.weights.map((w) => w.entry));
-  if (!needsNameMatching(file, read)) return { stored: read, model: await toLayersModel(file, read.json.modelTopology, read.weights) };
-  // Keras 3 names weights after the model (`sequential/dense/kernel`) or its own layout: build the
-  // topology first, then pair the manifest with the weights tfjs says it has.
-  const model = await toLayersModel(file, read.json.modelTopology, []);
-  try {
-    const stored = renameWeights(read, matchWeightNames(file, expectedWeights(model), read.weights.map((w) => w.entry)));
-    setStoredWeights(file, model, stored.weights);
-    return { stored, model };
-  } catch (err) {
-    model.dispose();
-    throw err;
-  }
+  // Keras 3 names weights after the model (`sequential/dense/kernel`) or its own layout: ask tfjs
+  // which weights the topology has and pair the manifest with them first.
+  const stored = needsNameMatching(file, read)
+    ? renameWeights(read, matchWeightNames(file, await topologyWeights(file, read.json.modelTopology), read.weights.map((w) => w.entry)))
+    : read;
+  return { stored, model: await toLayersModel(file, stored.json.modelTopology, stored.weights) };
 }
 
 /**
  * Names need matching for a model that was in the Keras 3 form, or when a weight's name does not start
- * with a layer's name. Models tfjs wrote skip the extra build.
+ * with a layer's name. Models tfjs wrote skip the extra build this takes.
  */
 function needsNameMatching(file: string, stored: LoadedModel): boolean {
   if (stored.conversion.changes.length > 0) return true;

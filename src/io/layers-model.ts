@@ -79,8 +79,14 @@ export async function toLayersModel(
   }
 }
 
-/** The weights a built model has, layer by layer in the topology's order (nested models walked into). */
-export function expectedWeights(model: tf.LayersModel): ExpectedWeight[] {
+/**
+ * The weights a topology has as tfjs builds it (names, shapes, owning layers, in the topology's order).
+ * The build uses Zeros for every initializer, as tfjs's own loader does before it sets stored values
+ * (real initializers can take long: Orthogonal on a large recurrent kernel), and is freed at once.
+ */
+export async function topologyWeights(file: string, modelTopology: Record<string, unknown>): Promise<ExpectedWeight[]> {
+  const model = await toLayersModel(file, zeroInitializers(modelTopology) as Record<string, unknown>, []);
+  const variables = model.weights.map((w) => w.read() as tf.Variable);
   const out: ExpectedWeight[] = [];
   const walk = (container: tf.LayersModel): void => {
     for (const layer of container.layers) {
@@ -89,23 +95,21 @@ export function expectedWeights(model: tf.LayersModel): ExpectedWeight[] {
     }
   };
   walk(model);
+  model.dispose();
+  // tfjs keeps a layer called at several sites alive past model.dispose() (one reference per call).
+  for (const variable of variables) if (!variable.isDisposed) variable.dispose();
   return out;
 }
 
-/**
- * Set a built model's weights from stored ones whose names are the model's (what tfjs's loader does
- * after building: decode, then loadWeights by name, strictly).
- */
-export function setStoredWeights(file: string, model: tf.LayersModel, weights: readonly StoredWeight[]): void {
-  const specs = weights.filter((w) => w.entry.group !== 'optimizer');
-  const tensors = tf.io.decodeWeights(concatWeightBytes(specs), specs.map((w) => w.entry as tf.io.WeightsManifestEntry));
-  try {
-    model.loadWeights(tensors);
-  } catch (err) {
-    throw new ModelFormatError(file, `tfjs cannot set this model's weights: ${firstLine((err as Error).message ?? String(err))}`);
-  } finally {
-    tf.dispose(Object.values(tensors));
+/** The topology with every `*_initializer` replaced by Zeros, nested layers included. */
+function zeroInitializers(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(zeroInitializers);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = key.endsWith('_initializer') && v !== null ? { class_name: 'Zeros', config: {} } : zeroInitializers(v);
   }
+  return out;
 }
 
 function firstLine(message: string): string {

@@ -495,6 +495,30 @@ describe('Keras 3 weight names', () => {
     });
   });
 
+  it('an LSTM\'s cell-scoped names are matched by name, and its initializers are kept as stored', async () => {
+    const lstm = layer('LSTM', {
+      name: 'lstm',
+      units: 2,
+      activation: 'tanh',
+      recurrent_activation: 'sigmoid',
+      use_bias: true,
+      kernel_initializer: init('GlorotUniform', { seed: null }),
+      recurrent_initializer: init('Orthogonal', { gain: 1, seed: null }),
+      bias_initializer: init('Zeros'),
+      unit_forget_bias: true,
+      return_sequences: false,
+      use_cudnn: 'auto',
+    });
+    const topology = sequential('sequential', [inputLayer('in', [null, 5, 3]), lstm]);
+    const weights = [weight('sequential/lstm/lstm_cell/kernel', [3, 8], 18), weight('sequential/lstm/lstm_cell/recurrent_kernel', [2, 8], 19), weight('sequential/lstm/lstm_cell/bias', [8], 20)];
+    await withModel(await writeModel(topology, weights), ({ model, stored }) => {
+      assert.deepEqual(stored.conversion.renames.map((r) => `${r.to} (${r.by})`), ['lstm/kernel (name)', 'lstm/recurrent_kernel (name)', 'lstm/bias (name)']);
+      model.getLayer('lstm').getWeights().forEach((t, i) => assertSameValues(t, (weights[i] as Weight).values, (weights[i] as Weight).name));
+      // Names are found on a Zeros-initialized build; the model itself keeps the stored initializers.
+      assert.equal((model.getLayer('lstm').getConfig()['recurrentInitializer'] as Json)['className'], 'Orthogonal');
+    });
+  });
+
   it('a Keras 2 model whose names already match is read without renaming or rebuilding', async () => {
     const opened = await loadModel(path.join(FIXTURES, 'digits-mlp', 'model.json'));
     opened.model.dispose();
