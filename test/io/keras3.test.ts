@@ -322,6 +322,37 @@ describe('Keras 3 serialization fields and classes', () => {
     });
   });
 
+  it('Keras 3 options tfjs does not know, at their defaults, load and leave the layer as tfjs would build it', async () => {
+    const input = { ...inputLayer('tokens', [null, 4]), config: { batch_shape: [null, 4], dtype: 'float32', sparse: false, ragged: false, optional: false, name: 'tokens' } };
+    const embedding = layer('Embedding', { name: 'embed', input_dim: 10, output_dim: 3, embeddings_initializer: init('RandomUniform', { minval: -0.05, maxval: 0.05, seed: null }), mask_zero: false, lora_rank: null }, { name: 'embed', inbound_nodes: [call([tensor('tokens')])] });
+    const norm = layer('BatchNormalization', { name: 'norm', axis: -1, momentum: 0.99, epsilon: 0.001, center: true, scale: true, synchronized: false }, { name: 'norm', inbound_nodes: [call([tensor('embed')], { training: false })] });
+    const drop = layer('Dropout', { name: 'drop', rate: 0.5, seed: 7, noise_shape: null }, { name: 'drop', inbound_nodes: [call([tensor('norm')])] });
+    const pool = layer('GlobalAveragePooling1D', { name: 'pool', data_format: 'channels_last', keepdims: false }, { name: 'pool', inbound_nodes: [call([tensor('drop')], { mask: null })] });
+    const topology = functional('f', [input, embedding, norm, drop, pool], [['tokens', 0, 0]], [['pool', 0, 0]]);
+    const weights = [
+      weight('embed/embeddings', [10, 3], 21),
+      ...['gamma', 'beta', 'moving_mean'].map((w, i) => weight(`norm/${w}`, [3], 22 + i)),
+      { name: 'norm/moving_variance', shape: [3], values: Float32Array.from([1, 2, 4]) },
+    ];
+    await withModel(await writeModel(topology, weights), ({ model }) => {
+      const x = tf.tensor2d([[1, 2, 3, 0]]);
+      const y = model.predict(x) as tf.Tensor;
+      // Inference: dropout off, batch norm with the stored statistics, then the mean over the 4 tokens.
+      const [table, gamma, beta, mean, variance] = weights.map((w) => Array.from(w.values)) as number[][] as [number[], number[], number[], number[], number[]];
+      const expected = [0, 1, 2].map((j) => {
+        let sum = 0;
+        for (const token of [1, 2, 3, 0]) {
+          const v = table[token * 3 + j] as number;
+          sum += ((v - (mean[j] as number)) / Math.sqrt((variance[j] as number) + 0.001)) * (gamma[j] as number) + (beta[j] as number);
+        }
+        return sum / 4;
+      });
+      const actual = Array.from(values(y));
+      actual.forEach((v, j) => assert.ok(Math.abs(v - (expected[j] as number)) < 1e-5, `output ${j}: ${v} vs ${expected[j]}`));
+      tf.dispose([x, y]);
+    });
+  });
+
   it('options with no TF.js equivalent are refused, naming layer and option', () => {
     const cases: Array<[Json, RegExp]> = [
       [layer('GRU', { name: 'gru', units: 4, reset_after: true }), /layer "gru" \(GRU\): reset_after=true/],
