@@ -14,6 +14,8 @@ export { countFlops, type FlopCount } from './measure/flops.js';
 export { compareReports, type Comparison } from './report/compare.js';
 export { renderMarkdown } from './report/render-markdown.js';
 export { evaluate, type EvaluateInput, type EvaluationReport } from './evaluate.js';
+export { convert, type ConvertInput, type ConvertReport, type ConvertResult } from './convert.js';
+export { normalizeTopology, matchWeightNames, type Change, type ChangeKind, type Conversion, type WeightRename } from './io/keras3.js';
 export { inspect, INSPECT_ENERGIES, type InspectReport, type InspectedLayer, type EnergyOption } from './inspect.js';
 export { renderText } from './report/render-text.js';
 export { initBackend, type BackendChoice, type BackendName } from './tf.js';

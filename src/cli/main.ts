@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { LowrankError, formatError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { compressCommand } from './compress/command.js';
+import { convertCommand } from './convert/command.js';
 import { evaluateCommand } from './evaluate/command.js';
 import { inspectCommand } from './inspect/command.js';
 import { reportCommand } from './report/command.js';
@@ -26,6 +27,7 @@ function program(signal: AbortSignal): Command {
   compressCommand(cli, signal);
   inspectCommand(cli);
   evaluateCommand(cli);
+  convertCommand(cli, signal);
   reportCommand(cli);
   return cli;
 }

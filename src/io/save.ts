@@ -63,21 +63,25 @@ export async function outputState(dir: string): Promise<'free' | 'lowrank-output
   return (await isLowrankOutput(dir, entries)) ? 'lowrank-output' : 'other';
 }
 
+/** The record lowrank writes beside a model: compress's report.json, or convert's conversion.json. */
+const LOWRANK_MARKERS = ['report.json', 'conversion.json'] as const;
+
 /**
- * A folder lowrank wrote: model.json, exactly the shards its manifest names, and a report.json that
- * lowrank wrote (`tool.name` "lowrank"); regular files only, nothing else. This is the only kind of
+ * A folder lowrank wrote: model.json, exactly the shards its manifest names, and one record that
+ * lowrank wrote (`tool.name` "lowrank": report.json or conversion.json); regular files only. This is the only kind of
  * folder --force replaces, so `--out ~ --force` can never delete a home folder.
  */
 async function isLowrankOutput(dir: string, entries: readonly Dirent[]): Promise<boolean> {
   if (entries.some((e) => !e.isFile())) return false;
   const names = new Set(entries.map((e) => e.name));
-  if (!names.has('model.json') || !names.has('report.json')) return false;
+  const marker = LOWRANK_MARKERS.find((m) => names.has(m));
+  if (!names.has('model.json') || marker === undefined) return false;
   const model = await readJsonSmall(path.join(dir, 'model.json'));
-  const report = await readJsonSmall(path.join(dir, 'report.json'));
-  if ((report as { tool?: { name?: unknown } } | undefined)?.tool?.name !== 'lowrank') return false;
+  const record = await readJsonSmall(path.join(dir, marker));
+  if ((record as { tool?: { name?: unknown } } | undefined)?.tool?.name !== 'lowrank') return false;
   const manifest = (model as { weightsManifest?: unknown } | undefined)?.weightsManifest;
   if (!Array.isArray(manifest)) return false;
-  const expected = new Set(['model.json', 'report.json']);
+  const expected = new Set(['model.json', marker]);
   for (const group of manifest) {
     const paths = (group as { paths?: unknown } | null)?.paths;
     if (!Array.isArray(paths)) return false;
