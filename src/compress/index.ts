@@ -3,42 +3,13 @@
  * function in this folder with typed input and output; this file only runs them in order. Returns the
  * report and the files written; never prints, never exits. Progress goes to the `onEvent` listener.
  */
-import type { Plan } from '../factorize/index.js';
-import type { CompressionReport } from '../report/schema.js';
-import type { TrainEvent } from '../train/fine-tune.js';
 import { factorizeModel, planRun } from './factorize.js';
 import { measure } from './measure.js';
-import type { CompressInput } from './options.js';
 import { prepare } from './prepare.js';
 import { buildReport } from './report.js';
 import { tune } from './tune.js';
+import type { CompressResult, CompressRunInput } from './types.js';
 import { writeOutput } from './write.js';
-
-/** Progress of a compress run: stages, notes, then training events. */
-export type CompressEvent =
-  | { status: 'stage'; stage: 'load' | 'factorize' | 'evaluate' | 'fine-tune' | 'measure' | 'write'; message: string }
-  /** Something the user should know about the result, said once (the CLI prints it even with --quiet). */
-  | { status: 'note'; message: string }
-  | TrainEvent;
-
-export interface CompressResult {
-  /** What was measured; null for a dry run, which only plans. */
-  report: CompressionReport | null;
-  /** The plan that was applied (also in report.layers). */
-  plan: Plan;
-  /** Absolute paths of the files written (empty for a dry run). */
-  files: string[];
-}
-
-/** What compress() takes: the options (quantization and quality gates included), progress and cancellation. */
-export interface CompressRunInput extends CompressInput {
-  onEvent?: (event: CompressEvent) => void;
-  /**
-   * Cancel the run: checked between stages and training batches and before the output is renamed into
-   * place. An aborted run throws AbortedError and leaves nothing behind (no output, no temporary folder).
-   */
-  signal?: AbortSignal;
-}
 
 /**
  * Compress a model as the CLI's `compress` does. With gate limits the report carries `gates`; a failed
@@ -82,5 +53,6 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
 }
 
 // Re-exported so library users need only this module for the common path.
+export type { CompressEvent, CompressResult, CompressRunInput } from './types.js';
 export type { CompressInput, CompressOptions } from './options.js';
 export { tf } from '../tf.js';

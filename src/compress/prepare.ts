@@ -17,7 +17,7 @@ import { outputSize } from '../train/model-data.js';
 import { inputShapes, requireInputShapes, type InputShapes } from '../train/tensors.js';
 import { distillWeight, readData, type SplitData } from './data.js';
 import { resolveCompressOptions, type CompressOptions } from './options.js';
-import type { CompressEvent, CompressRunInput } from './index.js';
+import type { CompressEvent, CompressRunInput } from './types.js';
 
 /** What every later stage works from. `original` is disposed by compress() when the run ends. */
 export interface Prepared {

@@ -22,19 +22,19 @@ const pair = z.union([z.number().int().positive(), z.array(z.number().int().posi
 
 const LayerBase = {
   name: z.string().min(1),
-  activity_regularizer: Serialized.optional(),
+  activity_regularizer: Serialized.nullish(),
 };
 
 const KernelBase = {
   ...LayerBase,
-  activation: z.string().optional(),
-  use_bias: z.boolean().optional(),
-  kernel_initializer: Serialized.optional(),
-  kernel_regularizer: Serialized.optional(),
-  kernel_constraint: Serialized.optional(),
-  bias_initializer: Serialized.optional(),
-  bias_regularizer: Serialized.optional(),
-  bias_constraint: Serialized.optional(),
+  activation: z.string().nullish(),
+  use_bias: z.boolean().nullish(),
+  kernel_initializer: Serialized.nullish(),
+  kernel_regularizer: Serialized.nullish(),
+  kernel_constraint: Serialized.nullish(),
+  bias_initializer: Serialized.nullish(),
+  bias_regularizer: Serialized.nullish(),
+  bias_constraint: Serialized.nullish(),
 };
 
 export const DenseConfigSchema = z.looseObject({ ...KernelBase, units: z.number().int().positive() });
@@ -44,9 +44,9 @@ export const Conv2DConfigSchema = z.looseObject({
   ...KernelBase,
   filters: z.number().int().positive(),
   kernel_size: pair,
-  strides: pair.optional(),
-  padding: z.enum(['valid', 'same', 'causal']).optional(),
-  dilation_rate: pair.optional(),
+  strides: pair.nullish(),
+  padding: z.enum(['valid', 'same', 'causal']).nullish(),
+  dilation_rate: pair.nullish(),
 });
 export type Conv2DConfig = z.infer<typeof Conv2DConfigSchema>;
 
@@ -54,10 +54,10 @@ export const EmbeddingConfigSchema = z.looseObject({
   ...LayerBase,
   input_dim: z.number().int().positive(),
   output_dim: z.number().int().positive(),
-  embeddings_initializer: Serialized.optional(),
-  embeddings_regularizer: Serialized.optional(),
-  embeddings_constraint: Serialized.optional(),
-  mask_zero: z.boolean().optional(),
+  embeddings_initializer: Serialized.nullish(),
+  embeddings_regularizer: Serialized.nullish(),
+  embeddings_constraint: Serialized.nullish(),
+  mask_zero: z.boolean().nullish(),
 });
 export type EmbeddingConfig = z.infer<typeof EmbeddingConfigSchema>;
 

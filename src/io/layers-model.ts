@@ -6,7 +6,7 @@
 import { tf } from '../tf.js';
 import { UnsupportedLayerError, ModelFormatError } from '../errors.js';
 import type { ClassLookup, ExpectedWeight } from './keras3.js';
-import type { StoredWeight } from './load.js';
+import type { StoredWeight } from './model-json.js';
 import type { WeightEntry } from './model-json.js';
 
 /** tfjs's class registry (custom classes registered with tfjs included), as normalizeTopology asks it. */

@@ -15,14 +15,11 @@ import {
   ModelJsonSchema,
   storedElementBytes,
   type ModelJson,
+  type StoredWeight,
   type WeightEntry,
 } from './model-json.js';
 
-/** One weight as stored: its manifest entry and its raw bytes (still quantized if it was). */
-export interface StoredWeight {
-  entry: WeightEntry;
-  bytes: Uint8Array;
-}
+export type { StoredWeight } from './model-json.js';
 
 /** A model read from disk, validated, with its weights in manifest order. */
 export interface LoadedModel {

@@ -6,7 +6,7 @@ import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'no
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { OutputExistsError, throwIfAborted } from '../errors.js';
-import type { StoredWeight } from './load.js';
+import type { StoredWeight } from './model-json.js';
 import type { ModelJson } from './model-json.js';
 
 /** tfjs-converter's shard size; browsers cache and fetch shards one by one. */
