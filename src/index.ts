@@ -4,7 +4,7 @@
 export { compress, type CompressEvent, type CompressResult, type CompressRunInput } from './compress/index.js';
 export { resolveCompressOptions, parseRank, formatRank, type CompressInput, type CompressOptions } from './compress/options.js';
 export { loadModel, saveModel, readModel, type OpenedModel, type LoadedModel, type StoredWeight, type ModelJson, type WeightEntry } from './io/index.js';
-export { planModel, applyPlan, makePlan, maxUsefulRank, svd, truncate, energyKept, relativeError, rankForEnergy, type Plan, type PlanEntry, type RankSpec, type Svd, type Factors } from './factorize/index.js';
+export { planModel, applyPlan, makePlan, maxUsefulRank, svd, decompose, truncate, energyKept, relativeError, rankForEnergy, type Plan, type PlanEntry, type RankSpec, type Svd, type SvdMethod, type SvdOptions, type Factors } from './factorize/index.js';
 export { readDataset, splitDataset, type Dataset, type ReadDatasetOptions } from './data/dataset.js';
 export { ReportSchema, REPORT_SCHEMA_VERSION, type CompressionReport, type LayerReport, type SizeVariant, type FlopsReport, type GateResult } from './report/schema.js';
 export { readReport } from './report/read.js';

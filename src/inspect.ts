@@ -3,12 +3,12 @@
  * ranks for 90/95/99% of its spectrum's energy would save. Reads and decomposes; writes nothing.
  */
 import path from 'node:path';
-import { layerFilter, planModel, rankForEnergy, type PlanEntry } from './factorize/index.js';
+import { layerFilter, planModel, rankForEnergy, type PlanEntry, type SvdMethod } from './factorize/index.js';
 import { liveLayer } from './factorize/index.js';
 import { readTopology, siteKey, walkLayers } from './graph/topology.js';
 import { loadModel } from './io/index.js';
 import { z } from 'zod';
-import { BackendSchema, parseOptions } from './options.js';
+import { BackendSchema, SvdMethodSchema, int, numeric, parseOptions } from './options.js';
 import { initBackend, tf } from './tf.js';
 
 /** The energy shares inspect reports ranks for. */
@@ -17,7 +17,8 @@ export const INSPECT_ENERGIES = [0.9, 0.95, 0.99] as const;
 /** What factorizing one layer at one energy share would give. */
 export interface EnergyOption {
   energy: number;
-  rank: number;
+  /** null when the share needs more than the top singular values computed, all of which are past maxUsefulRank. */
+  rank: number | null;
   /** Params of the layer at that rank, or null when that rank saves nothing (k > max useful rank). */
   paramsAfter: number | null;
 }
@@ -34,6 +35,10 @@ export interface InspectedLayer {
     n: number;
     maxUsefulRank: number;
     options: EnergyOption[];
+    /** The singular values computed, descending: the whole spectrum, or its top when `singularValuesComplete` is false. */
+    singularValues: number[];
+    singularValuesComplete: boolean;
+    svd: 'exact' | 'gram' | 'randomized';
   };
 }
 
@@ -51,6 +56,8 @@ const InspectOptionsSchema = z.object({
   backend: BackendSchema,
   layers: z.string().optional(),
   allowNonfinite: z.boolean().default(false),
+  svd: SvdMethodSchema,
+  seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
 });
 
 /** Options of inspect() as callers give them (CLI flags included: unknown keys are ignored). */
@@ -62,8 +69,13 @@ export async function inspect(modelPath: string, input: InspectInput = {}): Prom
   const { stored, model } = await loadModel(modelPath, { allowNonfinite: options.allowNonfinite });
   try {
     const bytesByWeight = new Map(stored.weights.map((w) => [w.entry.name, w.bytes.byteLength]));
-    // Rank 1 for every layer: only the spectra and shapes of the plan are used here.
-    const plan = planModel(modelPath, stored.json.modelTopology, model, { kind: 'fixed', rank: 1 }, layerFilter(options.layers));
+    // A plan for the largest share shown: its spectra (the top values, up to the break-even, on large
+    // layers) answer the smaller shares too.
+    const largest = INSPECT_ENERGIES[INSPECT_ENERGIES.length - 1] as number;
+    const plan = planModel(modelPath, stored.json.modelTopology, model, { kind: 'energy', fraction: largest }, layerFilter(options.layers), {
+      method: options.svd ?? 'auto',
+      seed: options.seed ?? 42,
+    });
     const planned = new Map<string, PlanEntry>(plan.entries.map((e) => [e.name, e]));
     const layers: InspectedLayer[] = walkLayers(modelPath, readTopology(modelPath, stored.json.modelTopology)).map(({ path: sitePath, json }) => {
       const name = siteKey(sitePath);
@@ -78,10 +90,15 @@ export async function inspect(modelPath: string, input: InspectInput = {}): Prom
           n: entry.n,
           maxUsefulRank: entry.maxUsefulRank,
           options: INSPECT_ENERGIES.map((energy) => {
-            const rank = rankForEnergy(entry.singularValues, energy);
-            const paramsAfter = rank <= entry.maxUsefulRank ? params - entry.m * entry.n + rank * (entry.m + entry.n) : null;
+            const complete = entry.singularValuesComplete !== false;
+            const found = rankForEnergy(entry.singularValues, energy, complete ? undefined : entry.spectrumEnergy);
+            const rank = found > entry.singularValues.length ? null : found;
+            const paramsAfter = rank !== null && rank <= entry.maxUsefulRank ? params - entry.m * entry.n + rank * (entry.m + entry.n) : null;
             return { energy, rank, paramsAfter };
           }),
+          singularValues: entry.singularValues,
+          singularValuesComplete: entry.singularValuesComplete !== false,
+          svd: entry.svdMethod ?? 'exact',
         };
       }
       return inspected;

@@ -59,3 +59,6 @@ export function parseImageShape(value: string | readonly number[]): number[] {
   }
   return dims;
 }
+
+/** `--svd`: how layers are decomposed: exact SVD, randomized truncation, or chosen by shape. */
+export const SvdMethodSchema = z.enum(['exact', 'randomized', 'auto'], { error: '--svd must be exact, randomized or auto' }).default('auto');

@@ -54,6 +54,13 @@ async function saveHandModel(dir: string): Promise<string> {
   return path.join(dir, 'model.json');
 }
 
+/** The rank table of a layer, without its spectrum (checked on its own). */
+function ranksOf(f: InspectedLayer['factorization']): Omit<NonNullable<InspectedLayer['factorization']>, 'singularValues' | 'singularValuesComplete' | 'svd'> | undefined {
+  if (f === undefined) return undefined;
+  const { singularValues: _s, singularValuesComplete: _c, svd: _m, ...ranks } = f;
+  return ranks;
+}
+
 function layer(r: InspectReport, name: string): InspectedLayer {
   const l = r.layers.find((x) => x.name === name);
   assert.ok(l !== undefined, `no layer ${name} in the report`);
@@ -95,7 +102,7 @@ describe('inspect() on a hand-built model', () => {
     // σ² = 16, 4, 1, 1; Σ = 22. Shares: k=1 16/22 = 0.727, k=2 20/22 = 0.909, k=3 21/22 = 0.955, k=4 1.
     // 90% → 2, 95% → 3, 99% → 4. Largest useful rank floor((6·4 − 1)/(6 + 4)) = floor(2.3) = 2.
     // Params at rank 2: 28 − 24 + 2·(6 + 4) = 24; ranks 3 and 4 save nothing → null.
-    assert.deepEqual(layer(report, 'a').factorization, {
+    assert.deepEqual(ranksOf(layer(report, 'a').factorization), {
       m: 6,
       n: 4,
       maxUsefulRank: 2,
@@ -111,7 +118,7 @@ describe('inspect() on a hand-built model', () => {
     // σ² = 9, 0.09, 0.09, 0.01; Σ = 9.19. Shares: k=1 0.9793, k=2 0.9891, k=3 0.9989, k=4 1.
     // 90% → 1, 95% → 1, 99% → 3. Largest useful rank floor((32 − 1)/12) = 2.
     // Params at rank 1: 40 − 32 + 1·(4 + 8) = 20; rank 3 > 2 → null.
-    assert.deepEqual(layer(report, 'b').factorization, {
+    assert.deepEqual(ranksOf(layer(report, 'b').factorization), {
       m: 4,
       n: 8,
       maxUsefulRank: 2,
@@ -121,6 +128,17 @@ describe('inspect() on a hand-built model', () => {
         { energy: 0.99, rank: 3, paramsAfter: null },
       ],
     });
+  });
+
+  it('gives each layer its whole spectrum, computed by a complete method', () => {
+    for (const [name, want] of [['a', [4, 2, 1, 1]], ['b', [3, 0.3, 0.3, 0.1]]] as const) {
+      const f = layer(report, name).factorization;
+      assert.ok(f !== undefined);
+      assert.equal(f.singularValuesComplete, true);
+      assert.notEqual(f.svd, 'randomized');
+      assert.equal(f.singularValues.length, want.length);
+      f.singularValues.forEach((v, i) => assert.ok(Math.abs(v - (want[i] as number)) < 1e-5, `${name} σ${i + 1} = ${v}`));
+    }
   });
 
   it('totals: the model params with every layer that helps at each share factorized', () => {
@@ -282,7 +300,7 @@ describe('inspect() on Conv2D and Embedding layers', () => {
     // at rank k: 224 − 216 + 35k = 78, 113, 148.
     assert.deepEqual(layer(r, 'conv').outputShape, [null, 3, 3, 8]);
     assert.equal(layer(r, 'conv').params, 224);
-    assert.deepEqual(layer(r, 'conv').factorization, {
+    assert.deepEqual(ranksOf(layer(r, 'conv').factorization), {
       m: 27,
       n: 8,
       maxUsefulRank: 6,
@@ -294,7 +312,7 @@ describe('inspect() on Conv2D and Embedding layers', () => {
     });
     // Embedding: 50 × 16, 800 params, largest useful rank floor(799 / 66) = 12; at rank k: 66k.
     assert.deepEqual(layer(r, 'emb').outputShape, [null, 7, 16]);
-    assert.deepEqual(layer(r, 'emb').factorization, {
+    assert.deepEqual(ranksOf(layer(r, 'emb').factorization), {
       m: 50,
       n: 16,
       maxUsefulRank: 12,

@@ -44,3 +44,10 @@ export function gateFlags(cmd: Command): Command {
 export function colorFlag(cmd: Command): Command {
   return cmd.option('--no-color', 'no colour (so does NO_COLOR=1)');
 }
+
+/** `--svd`: the decomposition, shared by compress and inspect. */
+export function svdFlag(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--svd <method>', 'exact: full SVD of every layer; randomized: only the top singular values (fast on large layers); auto: by shape').choices(['exact', 'randomized', 'auto']).default('auto'),
+  );
+}

@@ -11,7 +11,7 @@ import type { Prepared } from './prepare.js';
 /** The plan for this run, or NothingToDoError naming what would help. */
 export function planRun(run: Prepared): Plan {
   const { options, stored, original } = run;
-  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers));
+  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers), { method: options.svd, seed: options.seed });
   if (chosen(plan).length === 0) throw nothingToDo(options, plan);
   return plan;
 }

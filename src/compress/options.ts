@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import type { RankSpec } from '../factorize/plan.js';
 import type { BackendChoice } from '../tf.js';
 import { GateLimitsSchema, type GateLimits } from '../report/gates.js';
-import { BackendSchema, int, numeric, parseImageShape, parseOptions, parseShape } from '../options.js';
+import { BackendSchema, SvdMethodSchema, int, numeric, parseImageShape, parseOptions, parseShape } from '../options.js';
 
 /** Parse `--rank`: a positive integer for every layer, or `name=k,name=k`. */
 export function parseRank(text: string): RankSpec {
@@ -75,6 +75,7 @@ export const CompressOptionsSchema = z.object({
   /** Proceed with weights that hold NaN or Infinity (refused by default). */
   allowNonfinite: z.boolean().default(false),
   backend: BackendSchema,
+  svd: SvdMethodSchema,
   /** Same as train: 'factors' (the CLI's --freeze-original). */
   freezeOriginal: z.boolean().optional(),
   /** Quantize the output's float weights (factors and the rest) as tfjs-converter does. */

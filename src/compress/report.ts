@@ -49,6 +49,7 @@ export function buildReport(facts: ReportFacts): CompressionReport {
       seed: options.seed,
       validationSplit: options.validationSplit,
       ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
+      svd: options.svd,
     },
     layers: plan.map(layerReport),
     data:
@@ -88,6 +89,8 @@ function layerReport(e: PlanEntry): LayerReport {
     ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
     singularValues: e.singularValues,
+    ...(e.singularValuesComplete === false ? { singularValuesComplete: false } : {}),
+    ...(e.svdMethod !== undefined ? { svd: e.svdMethod } : {}),
   };
 }
 

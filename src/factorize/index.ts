@@ -8,10 +8,10 @@ import { isContainer, isSequential, readTopology, siteKey, walkLayers, type Laye
 import { freshName, spliceFactorPairs, type FactorPair } from '../graph/rewrite.js';
 import { chosen, makePlan, type Plan, type PlannableLayer, type RankSpec } from './plan.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
-import { truncate } from './svd.js';
+import { truncate, type SvdOptions } from './svd.js';
 
 export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanEntry, type RankSpec } from './plan.js';
-export { svd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type Factors } from './svd.js';
+export { svd, decompose, randomizedSvd, gramSvd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type SvdMethod, type SvdOptions, type SvdTarget, type Factors } from './svd.js';
 
 /** The current weights of a live layer as plain arrays. */
 export function layerWeights(layer: tf.layers.Layer): LayerWeights[] {
@@ -50,8 +50,9 @@ export function planModel(
   model: tf.LayersModel,
   spec: RankSpec,
   selected?: (name: string) => boolean,
+  svd: SvdOptions = {},
 ): Plan {
-  return makePlan(plannableLayers(file, modelTopology, model), spec, selected);
+  return makePlan(plannableLayers(file, modelTopology, model), spec, selected, svd);
 }
 
 export interface FactorizedModel {

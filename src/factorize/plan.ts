@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.js';
 import type { LayerJson } from '../graph/topology.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
-import { energyKept, rankForEnergy, relativeError, svd, type Svd } from './svd.js';
+import { decompose, energyKept, rankForEnergy, relativeError, type Svd, type SvdOptions, type SvdTarget } from './svd.js';
 
 /**
  * How ranks are chosen: one rank for every eligible layer, a rank per named layer, or per layer the
@@ -33,8 +33,14 @@ export interface PlanEntry {
   /** Share of Σσ² kept and ‖W−W_k‖_F/‖W‖_F, from the layer's spectrum. */
   energyKept?: number;
   relativeError?: number;
-  /** The singular values, descending. */
+  /** The singular values, descending: all min(m, n) of them, or the top ones (see singularValuesComplete). */
   singularValues: number[];
+  /** False when only the top singular values were computed (a randomized truncation of a large layer). */
+  singularValuesComplete?: boolean;
+  /** Σ of every σ² (‖W‖²_F): the whole spectrum's energy, known even when only its top is. */
+  spectrumEnergy?: number;
+  /** How the spectrum was computed. */
+  svdMethod?: Svd['method'];
 }
 
 export interface Plan {
@@ -71,7 +77,16 @@ export function layerFilter(patterns: string | undefined): (name: string) => boo
   return (name) => !exclude.some((r) => r.test(name)) && (include.length === 0 || include.some((r) => r.test(name)));
 }
 
-export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec, selected: (name: string) => boolean = () => true): Plan {
+/**
+ * Decide every factorizable layer's rank. `svd` picks the decomposition (exact, randomized or by shape)
+ * and seeds the randomized one; large layers then only have their top singular values.
+ */
+export function makePlan(
+  layers: readonly PlannableLayer[],
+  spec: RankSpec,
+  selected: (name: string) => boolean = () => true,
+  svd: SvdOptions = {},
+): Plan {
   const names = new Set(layers.map((l) => l.name));
   if (spec.kind === 'per-layer') {
     for (const name of spec.ranks.keys()) {
@@ -102,25 +117,40 @@ export function makePlan(layers: readonly PlannableLayer[], spec: RankSpec, sele
       entry.reason = 'kernel holds NaN or Infinity; kept as stored';
       continue;
     }
-    const d = svd(values, m, n);
+    const d = decompose(values, m, n, svdTarget(spec, name, useful), svd);
     entry.singularValues = Array.from(d.s);
-    const requested = spec.kind === 'fixed' ? spec.rank : spec.kind === 'energy' ? rankForEnergy(d.s, spec.fraction) : (spec.ranks.get(name) as number);
+    entry.singularValuesComplete = d.complete;
+    entry.spectrumEnergy = d.energy;
+    entry.svdMethod = d.method;
+    // Shares of an incomplete spectrum are taken against ‖W‖²_F, the whole spectrum's energy.
+    const total = d.complete ? undefined : d.energy;
+    const requested = spec.kind === 'fixed' ? spec.rank : spec.kind === 'energy' ? rankForEnergy(d.s, spec.fraction, total) : (spec.ranks.get(name) as number);
     if (requested > useful) {
       entry.reason = useful === 0
         ? `a ${m}×${n} kernel cannot be made smaller by factorizing`
         : spec.kind === 'energy'
-          ? `${formatShare(spec.fraction)} energy needs rank ${requested} (largest useful rank: ${useful})`
+          ? `${formatShare(spec.fraction)} energy needs ${requested > d.s.length ? `a rank above ${d.s.length}` : `rank ${requested}`} (largest useful rank: ${useful})`
           : `rank ${requested} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
     } else {
       entry.rank = requested;
       // Factorizing swaps the m·n kernel for k·(m+n) numbers; every other weight (bias) is kept.
       entry.paramsAfter = paramsBefore - m * n + requested * (m + n);
-      entry.energyKept = energyKept(d.s, requested);
-      entry.relativeError = relativeError(d.s, requested);
+      entry.energyKept = energyKept(d.s, requested, total);
+      entry.relativeError = relativeError(d.s, requested, total);
       decompositions.set(name, d);
     }
   }
   return { entries, decompositions };
+}
+
+/**
+ * What one layer's decomposition must deliver: vectors for the rank asked (or, past the break-even, a
+ * spectrum up to it, for the report), or for an energy share the top values up to the break-even.
+ */
+function svdTarget(spec: RankSpec, name: string, useful: number): SvdTarget {
+  if (spec.kind === 'energy') return { energy: spec.fraction, maxRank: Math.max(1, useful) };
+  const rank = spec.kind === 'fixed' ? spec.rank : (spec.ranks.get(name) as number);
+  return { rank: Math.max(1, Math.min(rank, useful)) };
 }
 
 /** Entries that will be factorized. */

@@ -39,11 +39,19 @@ export function renderInspect(r: InspectReport, c: ChalkInstance, cwd = process.
       l.name,
       `${f.m}×${f.n}`,
       String(f.maxUsefulRank),
-      ...f.options.map((o) => (o.paramsAfter === null ? c.dim(`${o.rank}: —`) : `${o.rank}: ${int(o.paramsAfter)}`)),
+      ...f.options.map((o) => (o.paramsAfter === null ? c.dim(`${o.rank ?? `>${f.singularValues.length}`}: —`) : `${o.rank}: ${int(o.paramsAfter)}`)),
       c.dim(`of ${int(l.params)}`),
     ]);
   }
   frows.push([c.bold('model'), '', '', ...r.totals.map((t) => c.bold(int(t.params))), c.dim(`of ${int(r.params)}`)]);
   lines.push(...table(frows, 'llrrrrl'));
+  const partial = factorizable.filter((l) => l.factorization?.singularValuesComplete === false);
+  if (partial.length > 0) {
+    lines.push('');
+    for (const l of partial) {
+      const f = l.factorization!;
+      lines.push(c.dim(`${l.name}: ranks from the top ${f.singularValues.length} of ${Math.min(f.m, f.n)} singular values (randomized SVD) and ‖W‖²_F`));
+    }
+  }
   return lines.join('\n') + '\n';
 }

@@ -39,7 +39,12 @@ const LayerSchema = z.object({
   energyKept: z.number().optional().describe('Share of Σσ² the kept singular values hold'),
   relativeError: z.number().optional().describe('‖W − A·B‖_F / ‖W‖_F'),
   reason: z.string().optional().describe('Why the layer was left as it is'),
-  singularValues: z.array(z.number()),
+  singularValues: z.array(z.number()).describe('Singular values of the kernel, descending: all min(m, n) of them unless singularValuesComplete is false'),
+  singularValuesComplete: z
+    .boolean()
+    .optional()
+    .describe('false when only the top singular values were computed (a randomized truncation of a large layer); absent or true: the whole spectrum'),
+  svd: z.enum(['exact', 'gram', 'randomized']).optional().describe('How the spectrum was computed: full SVD, eigendecomposition of the Gram matrix, or randomized truncation'),
 });
 
 /** The ways of storing a model the size table compares. */
@@ -115,6 +120,7 @@ export const ReportSchema = z
       seed: z.number().int(),
       validationSplit: z.number().min(0).max(1),
       quantize: z.enum(['float16', 'uint8']).optional().describe("Encoding the output's float weights were quantized to (--quantize)"),
+      svd: z.enum(['exact', 'randomized', 'auto']).optional().describe('--svd: how layers were decomposed'),
     }),
     layers: z.array(LayerSchema),
     data: z

@@ -151,7 +151,8 @@ export function spectrumChart(row: LayerRow, maxPoints: number): SafeHtml {
     const anchor = right ? 'start' : 'end';
     marker = html`<line class="rank-marker" x1="${f(rx)}" x2="${f(rx)}" y1="${T - 4}" y2="${bottom}"/><text class="rank-label" x="${lx}" y="${T + 6}" text-anchor="${anchor}">rank ${rank}</text>${row.layer.energyKept !== undefined && html`<text class="energy-label" x="${lx}" y="${T + 19}" text-anchor="${anchor}">${row.energyKept} energy kept</text>`}`;
   }
-  const label = `Singular values of ${row.name}${rank === null ? '' : `, rank ${rank} marked`}`;
+  const top = row.layer.singularValuesComplete === false ? `The top ${n} of ${Math.min(...row.layer.shape)} singular values` : 'Singular values';
+  const label = `${top} of ${row.name}${rank === null ? '' : `, rank ${rank} marked`}`;
   return html`<svg class="spectrum" viewBox="0 0 ${W} ${H}" role="img" aria-label="${label}">${axes}${lines}${breakeven}${marker}</svg>`;
 }
 

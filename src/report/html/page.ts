@@ -157,9 +157,10 @@ function spectraSection(v: ReportView): SafeHtml | null {
   const longest = Math.max(...withSpectrum.map((l) => l.layer.singularValues.length));
   const figures = withSpectrum.map((l) => {
     const meta = l.factorized
-      ? html`rank <strong>${l.rank}</strong> of ${l.layer.singularValues.length} · ${l.energyKept} energy kept · error ${l.error}`
+      ? html`rank <strong>${l.rank}</strong> of ${Math.min(...l.layer.shape)} · ${l.energyKept} energy kept · error ${l.error}`
       : html`<span class="tag">kept</span> ${l.keptReason ?? 'not factorized'}`;
-    return html`<figure class="${l.factorized ? 'spectrum-fig' : 'spectrum-fig unfactorized'}"><figcaption><span class="lname" title="${l.name}">${l.name}</span> <span class="muted">${l.className} ${l.shape}</span><br><span class="muted small">${meta}</span></figcaption>${spectrumChart(l, maxPoints)}</figure>`;
+    const partial = l.layer.singularValuesComplete === false && html`<br><span class="muted small">top ${l.layer.singularValues.length} of ${Math.min(...l.layer.shape)} singular values (randomized SVD)</span>`;
+    return html`<figure class="${l.factorized ? 'spectrum-fig' : 'spectrum-fig unfactorized'}"><figcaption><span class="lname" title="${l.name}">${l.name}</span> <span class="muted">${l.className} ${l.shape}</span><br><span class="muted small">${meta}</span>${partial}</figcaption>${spectrumChart(l, maxPoints)}</figure>`;
   });
   const sampled = longest > maxPoints && ` Spectra longer than ${maxPoints} values are drawn from the smallest and largest value of each of ${maxPoints / 2} equal index ranges, plus the values at the chosen rank.`;
   return html`<section><h2>Singular value spectra</h2><p class="muted small">Each factorized kernel's singular values σ on a log scale. <span class="key key-after"></span> kept (first <i>r</i>), <span class="key key-dropped"></span> dropped; the <span class="key key-rank"></span> line marks the chosen rank <i>r</i>, the shaded area the kept energy Σσ²; <span class="key key-breakeven"></span> break-even rank (a larger rank saves nothing).${sampled}</p><div class="spectra">${figures}</div></section>`;
