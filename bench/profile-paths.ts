@@ -11,7 +11,7 @@ import path from 'node:path';
 import { initBackend, tf } from '../src/tf.js';
 import { applyPlan, planModel } from '../src/factorize/index.js';
 import { loadModel } from '../src/io/index.js';
-import { createRng } from '../src/train/random.js';
+import { createRng } from '../src/data/random.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const BATCH = 32;

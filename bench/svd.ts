@@ -11,7 +11,7 @@
  */
 import { initBackend, type BackendChoice } from '../src/tf.js';
 import { chooseMethod, gramSvd, randomizedSvd, relativeError, svd, type Svd } from '../src/factorize/svd.js';
-import { createRng } from '../src/train/random.js';
+import { createRng } from '../src/data/random.js';
 
 export interface SvdBenchRow {
   shape: string;

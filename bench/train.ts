@@ -21,8 +21,8 @@ import { gunzipSync } from 'node:zlib';
 import { initBackend, tf } from '../src/tf.js';
 import { applyPlan, planModel } from '../src/factorize/index.js';
 import { fineTune } from '../src/train/fine-tune.js';
-import { createRng } from '../src/train/random.js';
-import type { Dataset } from '../src/train/dataset.js';
+import { createRng } from '../src/data/random.js';
+import type { Dataset } from '../src/data/types.js';
 
 export type TrainModel = 'cnn' | 'mlp';
 
@@ -116,7 +116,7 @@ async function measure(kind: TrainModel, profile: boolean): Promise<WorkerResult
   const train: Dataset = { file: data.source, count, featureSize: 784, x: data.x, y: data.y, labelSize: 1 };
   const model = await factorized(kind);
   const shapes = [kind === 'cnn' ? [28, 28, 1] : [784]];
-  const objective = { kind: 'sparse-categorical-crossentropy' as const, distill: 0, temperature: 2 };
+  const objective = { kind: 'sparse-categorical-crossentropy' as const, distill: 0, temperature: 2, fromLogits: false };
   const result = await fineTune(model, train, undefined, { objective, epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 42, shapes });
   if (profile) await printProfile(model, train, shapes[0] as number[]);
   model.dispose();

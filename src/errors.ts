@@ -60,10 +60,19 @@ export class UnsupportedLayerError extends LowrankError {
   }
 }
 
-/** The output folder exists and is not empty, and --force was not given. */
+/**
+ * The output path is taken: a non-empty lowrank output folder without --force, or anything else
+ * (a file, a folder lowrank did not write), which --force does not replace either.
+ */
 export class OutputExistsError extends LowrankError {
-  constructor(dir: string) {
-    super('OUTPUT_EXISTS', 'output folder exists and is not empty (use --force to replace it)', dir);
+  constructor(dir: string, notOurs = false) {
+    super(
+      'OUTPUT_EXISTS',
+      notOurs
+        ? 'exists and is not a lowrank output folder (model.json, its shards and report.json); --force replaces only those, so choose another --out'
+        : 'output folder exists and is not empty (use --force to replace it)',
+      dir,
+    );
   }
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { loadModel } from './io/index.js';
-import { parseImageShape, parseShape } from './options.js';
+import { BackendSchema, numeric, parseImageShape, parseOptions, parseShape } from './options.js';
 import { initBackend, tf } from './tf.js';
 import { evaluateModel, type Metrics } from './train/evaluate.js';
 import { chooseLoss, type LossKind } from './train/loss.js';
@@ -15,14 +15,14 @@ import { predictAll, requireInputShapes } from './train/tensors.js';
 
 const EvaluateOptionsSchema = z.object({
   model: z.string().min(1),
-  data: z.string().min(1, '--data is required'),
+  data: z.string({ error: '--data is required' }).min(1, '--data is required'),
   reference: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
   labels: z.string().min(1).optional(),
-  inputScale: z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').optional(),
+  inputScale: numeric(z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0')).optional(),
   imageShape: z.union([z.string(), z.array(z.number())]).optional(),
   inputShape: z.union([z.string(), z.array(z.number())]).optional(),
-  backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+  backend: BackendSchema,
   allowNonfinite: z.boolean().default(false),
 });
 export type EvaluateInput = z.input<typeof EvaluateOptionsSchema>;
@@ -35,13 +35,13 @@ export interface EvaluationReport {
   samples: number;
   backend: string;
   loss: LossKind;
+  /** Present (true) when the loss reads the model's outputs as logits. */
+  lossFromLogits?: boolean;
   metrics: Metrics;
 }
 
 export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> {
-  const parsed = EvaluateOptionsSchema.safeParse(input);
-  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid options');
-  const o = parsed.data;
+  const o = parseOptions(EvaluateOptionsSchema, input);
   const backend = await initBackend(o.backend);
   const { stored, model } = await loadModel(o.model, { allowNonfinite: o.allowNonfinite });
   let reference: Awaited<ReturnType<typeof loadModel>> | undefined;
@@ -60,7 +60,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> 
     const ds = await readForMeasuring(o.data, { ...read, ...(o.labels !== undefined ? { labels: o.labels } : {}) }, o.label);
     const outputs = outputSize(model);
     const loss = chooseLoss(stored.json.trainingConfig?.['loss'], model, ds.labelSize, outputs);
-    checkLabels(ds, loss, outputs);
+    checkLabels(ds, loss.kind, outputs);
     const referencePredictions = reference === undefined ? undefined : predictAll(reference.model, ds, shapes);
     const { metrics, predictions } = evaluateModel(model, loss, ds, shapes, referencePredictions);
     tf.dispose([predictions, ...(referencePredictions ? [referencePredictions] : [])]);
@@ -70,7 +70,8 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> 
       data: path.resolve(o.data),
       samples: ds.count,
       backend,
-      loss,
+      loss: loss.kind,
+      ...(loss.fromLogits ? { lossFromLogits: true } : {}),
       metrics,
     };
   } finally {

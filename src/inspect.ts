@@ -7,7 +7,9 @@ import { layerFilter, planModel, rankForEnergy, type PlanEntry, type SvdMethod }
 import { liveLayer } from './factorize/index.js';
 import { readTopology, siteKey, walkLayers } from './graph/topology.js';
 import { loadModel } from './io/index.js';
-import { initBackend, tf, type BackendChoice } from './tf.js';
+import { z } from 'zod';
+import { BackendSchema, SvdMethodSchema, int, numeric, parseOptions } from './options.js';
+import { initBackend, tf } from './tf.js';
 
 /** The energy shares inspect reports ranks for. */
 export const INSPECT_ENERGIES = [0.9, 0.95, 0.99] as const;
@@ -50,12 +52,21 @@ export interface InspectReport {
   totals: Array<{ energy: number; params: number }>;
 }
 
-export async function inspect(
-  modelPath: string,
-  options: { backend?: BackendChoice; layers?: string; allowNonfinite?: boolean; svd?: SvdMethod; seed?: number } = {},
-): Promise<InspectReport> {
-  const backend = await initBackend(options.backend ?? 'auto');
-  const { stored, model } = await loadModel(modelPath, { allowNonfinite: options.allowNonfinite ?? false });
+const InspectOptionsSchema = z.object({
+  backend: BackendSchema,
+  layers: z.string().optional(),
+  allowNonfinite: z.boolean().default(false),
+  svd: SvdMethodSchema,
+  seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
+});
+
+/** Options of inspect() as callers give them (CLI flags included: unknown keys are ignored). */
+export type InspectInput = z.input<typeof InspectOptionsSchema>;
+
+export async function inspect(modelPath: string, input: InspectInput = {}): Promise<InspectReport> {
+  const options = parseOptions(InspectOptionsSchema, input);
+  const backend = await initBackend(options.backend);
+  const { stored, model } = await loadModel(modelPath, { allowNonfinite: options.allowNonfinite });
   try {
     const bytesByWeight = new Map(stored.weights.map((w) => [w.entry.name, w.bytes.byteLength]));
     // A plan for the largest share shown: its spectra (the top values, up to the break-even, on large

@@ -1,45 +1,38 @@
 /**
- * Options of `compress`, validated with zod wherever they enter (CLI flags or library calls), with
- * messages that name the option and the allowed range.
+ * Option pieces every command's schema is built from: the backend choice, numbers as flags give them,
+ * whole numbers with their allowed range in every message, input and image shapes. Validated with zod
+ * wherever they enter (CLI flags or library calls).
  */
-import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
-import type { RankSpec } from './factorize/plan.js';
-import type { BackendChoice } from './tf.js';
 
-/** Parse `--rank`: a positive integer for every layer, or `name=k,name=k`. */
-export function parseRank(text: string): RankSpec {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) {
-    const rank = Number(trimmed);
-    if (rank >= 1 && Number.isSafeInteger(rank)) return { kind: 'fixed', rank };
-  }
-  if (trimmed.includes('=')) {
-    const ranks = new Map<string, number>();
-    for (const part of trimmed.split(',')) {
-      const match = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
-      const rank = match ? Number(match[2]) : NaN;
-      if (!match || !(rank >= 1) || !Number.isSafeInteger(rank)) {
-        throw new UsageError(`--rank: "${part.trim()}" is not name=k with k a positive integer`);
-      }
-      if (ranks.has(match[1] as string)) throw new UsageError(`--rank: layer "${match[1]}" is given twice`);
-      ranks.set(match[1] as string, rank);
-    }
-    return { kind: 'per-layer', ranks };
-  }
-  throw new UsageError(`--rank must be a positive integer or a list name=k,name=k (got "${text}")`);
+/** `--backend`, shared by every command that runs a model. */
+export const BackendSchema = z.enum(['auto', 'node', 'wasm', 'cpu'], { error: '--backend must be auto, node, wasm or cpu' }).default('auto');
+
+/** Validate `input` against `schema`; the first problem becomes a UsageError naming the option. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid options');
+  return parsed.data;
 }
 
-/** The rank spec as the report shows it. */
-export function formatRank(spec: RankSpec): string {
-  if (spec.kind === 'fixed') return String(spec.rank);
-  if (spec.kind === 'energy') return `energy ${spec.fraction}`;
-  return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
+/**
+ * A number as flags give it: a number, or a string holding one (`a/b` is a fraction: `--input-scale
+ * 1/255`). Anything else becomes NaN, which the number schema after it names.
+ */
+export function toNumber(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  const fraction = /^([0-9.eE+-]+)\/([0-9.eE+-]+)$/.exec(text);
+  if (fraction) return Number(fraction[1]) / Number(fraction[2]);
+  return text === '' ? NaN : Number(text);
 }
+
+/** A number schema that also takes the flag's string. */
+export const numeric = <T extends z.ZodType<number>>(schema: T) => z.preprocess(toNumber, schema) as unknown as z.ZodType<z.output<T>, number | string>;
 
 /** A whole-number option whose every message states the allowed range. */
-const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+export const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
   const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
   return z
     .number({ error: `${name} must be a number (allowed: ${range})` })
@@ -47,91 +40,6 @@ const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
     .min(min, `${name} must be at least ${min} (allowed: ${range})`)
     .max(max, `${name} must be at most ${max} (allowed: ${range})`);
 };
-
-export const CompressOptionsSchema = z.object({
-  model: z.string().min(1, 'the model path is empty'),
-  out: z.string().min(1).optional(),
-  rank: z.union([z.string(), z.number(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]).optional(),
-  energy: z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]').optional(),
-  layers: z.string().optional(),
-  inputShape: z.union([z.string(), z.array(z.number())]).optional(),
-  data: z.string().min(1).optional(),
-  validationData: z.string().min(1).optional(),
-  label: z.string().min(1).optional(),
-  labels: z.string().min(1).optional(),
-  validationLabels: z.string().min(1).optional(),
-  inputScale: z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').refine(Number.isFinite, '--input-scale must be finite').optional(),
-  imageShape: z.union([z.string(), z.array(z.number())]).optional(),
-  validationSplit: z.number({ error: '--validation-split must be a number' }).min(0, '--validation-split must be in [0, 1)').lt(1, '--validation-split must be in [0, 1)').default(0.2),
-  epochs: int('--epochs', 0, 100_000).default(3),
-  batchSize: int('--batch-size', 1, 1 << 20).default(32),
-  learningRate: z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10').default(1e-3),
-  seed: int('--seed', 0, 2 ** 32 - 1).default(42),
-  distill: z.number({ error: '--distill must be a number' }).min(0, '--distill must be in [0, 1]').max(1, '--distill must be in [0, 1]').optional(),
-  temperature: z.number({ error: '--temperature must be a number' }).gt(0, '--temperature must be greater than 0').max(100, '--temperature must be at most 100').default(2),
-  patience: int('--patience', 1, 100_000).optional(),
-  train: z.enum(['all', 'factors'], { error: '--train must be "all" or "factors"' }).default('all'),
-  lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default('constant'),
-  warmupSteps: int('--warmup-steps', 0, 10_000_000).default(0),
-  stream: z.boolean().optional(),
-  force: z.boolean().default(false),
-  dryRun: z.boolean().default(false),
-  /** Proceed with weights that hold NaN or Infinity (refused by default). */
-  allowNonfinite: z.boolean().default(false),
-  backend: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
-  /** How layers are decomposed: exact SVD, randomized truncation, or chosen by shape. */
-  svd: z.enum(['exact', 'randomized', 'auto'], { error: '--svd must be exact, randomized or auto' }).default('auto'),
-});
-
-/** Options as callers give them. */
-export type CompressInput = z.input<typeof CompressOptionsSchema>;
-
-/** Options after validation, with defaults filled in and the rank parsed. */
-export interface CompressOptions extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape'> {
-  /** Size to read image folders at: height, width, channels. */
-  imageShape?: number[];
-  /** Sizes for the model's open input dimensions (one input), without the batch dimension. */
-  inputShape?: number[];
-  rank: RankSpec;
-  out: string;
-  backend: BackendChoice;
-}
-
-/** Validate options; throws UsageError with the first problem. */
-export function resolveCompressOptions(input: CompressInput): CompressOptions {
-  const parsed = CompressOptionsSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(issue?.message ?? 'invalid options');
-  }
-  const o = parsed.data;
-  const rank = rankSpec(o.rank, o.energy);
-  if (o.epochs > 0 && o.data === undefined && !o.dryRun) throw new UsageError('fine-tuning needs --data (or use --epochs 0 to factorize only)');
-  if (o.labels !== undefined && o.data === undefined) throw new UsageError('--labels goes with --data');
-  if (o.validationLabels !== undefined && o.validationData === undefined) throw new UsageError('--validation-labels goes with --validation-data');
-  const { inputShape, imageShape, ...rest } = o;
-  return {
-    ...rest,
-    rank,
-    out: o.out ?? defaultOut(o.model),
-    ...(inputShape !== undefined ? { inputShape: parseShape(inputShape) } : {}),
-    ...(imageShape !== undefined ? { imageShape: parseImageShape(imageShape) } : {}),
-  };
-}
-
-/** `<model folder>-lowrank`, beside the model's folder. */
-export function defaultOut(model: string): string {
-  const dir = path.dirname(path.resolve(model));
-  return `${dir}-lowrank`;
-}
-
-/** Exactly one of --rank and --energy chooses the ranks. */
-export function rankSpec(rank: string | number | RankSpec | undefined, energy: number | undefined): RankSpec {
-  if (rank !== undefined && energy !== undefined) throw new UsageError('give either --rank or --energy, not both');
-  if (energy !== undefined) return { kind: 'energy', fraction: energy };
-  if (rank === undefined) throw new UsageError('say how far to compress: --rank N, --rank name=k,... or --energy F');
-  return typeof rank === 'object' ? rank : parseRank(String(rank));
-}
 
 /** `--input-shape 64,64,3` (or an array) as positive integers. */
 export function parseShape(value: string | readonly number[]): number[] {
@@ -151,3 +59,6 @@ export function parseImageShape(value: string | readonly number[]): number[] {
   }
   return dims;
 }
+
+/** `--svd`: how layers are decomposed: exact SVD, randomized truncation, or chosen by shape. */
+export const SvdMethodSchema = z.enum(['exact', 'randomized', 'auto'], { error: '--svd must be exact, randomized or auto' }).default('auto');

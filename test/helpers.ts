@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createRng } from '../src/train/random.js';
-import { readDataset, type ReadDatasetOptions } from '../src/train/dataset.js';
+import { createRng } from '../src/data/random.js';
+import { readDataset, type ReadDatasetOptions } from '../src/data/dataset.js';
 import { DatasetError } from '../src/errors.js';
 import { initBackend, tf } from '../src/tf.js';
 import { loadModel, saveModel, type OpenedModel } from '../src/io/index.js';
@@ -107,11 +107,13 @@ export async function removeTempDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** sha256 of every file in a folder (non-recursive), by name: to prove inputs are never touched. */
-export async function hashFolder(dir: string): Promise<Record<string, string>> {
+/** sha256 of every file in a folder and its subfolders, by relative name: to prove inputs are never touched. */
+export async function hashFolder(dir: string, prefix = ''): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) {
-    out[name] = createHash('sha256').update(await readFile(path.join(dir, name))).digest('hex');
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const name = prefix + entry.name;
+    if (entry.isDirectory()) Object.assign(out, { [`${name}/`]: 'folder' }, await hashFolder(path.join(dir, entry.name), `${name}/`));
+    else out[name] = createHash('sha256').update(await readFile(path.join(dir, entry.name))).digest('hex');
   }
   return out;
 }
@@ -243,10 +245,15 @@ export interface CliResult {
 }
 
 /** Run the built CLI (bin/lowrank.js) as a user does: from the repository root, with NO_COLOR=1. */
-export async function runCli(...args: string[]): Promise<CliResult> {
+export function runCli(...args: string[]): Promise<CliResult> {
+  return runCliIn(ROOT, ...args);
+}
+
+/** Run the built CLI from `cwd`, as a user working in that folder does (NO_COLOR=1). */
+export async function runCliIn(cwd: string, ...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await runFile(process.execPath, [path.join(ROOT, 'bin', 'lowrank.js'), ...args], {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, NO_COLOR: '1' },
       maxBuffer: 64 << 20,
     });

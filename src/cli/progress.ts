@@ -1,8 +1,9 @@
 /**
  * Progress on stderr: a bar rewritten in place on a terminal (samples/s, loss, ETA), plain lines in a
- * CI log (one per stage and epoch), nothing with --quiet.
+ * CI log (one per stage and epoch), nothing with --quiet but notes about the result itself (what was
+ * not measured), which print once either way.
  */
-import type { CompressEvent } from '../compress.js';
+import type { CompressEvent } from '../compress/index.js';
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
@@ -11,11 +12,15 @@ function duration(seconds: number): string {
 }
 
 export function progressPrinter(stream: NodeJS.WriteStream, quiet: boolean): (event: CompressEvent) => void {
-  if (quiet) return () => {};
   const tty = stream.isTTY === true;
   const clear = tty ? '\r\u001b[K' : '';
   let lastDraw = 0;
   return (event) => {
+    if (event.status === 'note') {
+      stream.write(`${clear}note: ${event.message}\n`);
+      return;
+    }
+    if (quiet) return;
     switch (event.status) {
       case 'stage':
         stream.write(`${clear}${event.message}\n`);

@@ -4,36 +4,33 @@
  *   Conv2D(k filters, kh×kw, the original strides/padding/dilation, no bias, linear)
  *   Conv2D(cout, 1×1, the original bias and activation, original name)
  * All spatial work happens in the first; the second only mixes channels, so outputs match exactly at
- * full rank whatever the padding or strides.
+ * full rank whatever the padding or strides. What each factor keeps of the original's config follows
+ * the rule in graph/keras-format.ts.
  */
-import type { LayerJson } from '../graph/topology.js';
-import type { LayerFactorizer, LayerWeights } from './registry.js';
-import { INPUT_KEYS } from './dense.js';
-
-const BIAS_KEYS = ['bias_initializer', 'bias_regularizer', 'bias_constraint'];
+import { BIAS_AND_OUTPUT_KEYS, Conv2DConfigSchema, INPUT_KEYS, KERNEL_PENALTIES, layerConfig, without } from '../graph/keras-format.js';
+import type { LayerFactorizer, LayerWeights } from './types.js';
 
 export const conv2dFactorizer: LayerFactorizer = {
   className: 'Conv2D',
-
   matrix(weights) {
     const kernel = weights[0];
     if (kernel === undefined || kernel.shape.length !== 4) throw new Error('Conv2D layer without a 4-D kernel');
     const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];
     return { values: kernel.values, m: kh * kw * cin, n: cout };
   },
-
-  split(layer: LayerJson, rank: number, firstName: string) {
-    const config = layer.config;
-    const first: Record<string, unknown> = { ...config, name: firstName, filters: rank, use_bias: false, activation: 'linear' };
-    for (const key of [...BIAS_KEYS, 'activity_regularizer', 'kernel_regularizer']) delete first[key];
-    const second: Record<string, unknown> = { ...config, kernel_size: [1, 1], strides: [1, 1], padding: 'valid', dilation_rate: [1, 1] };
-    for (const key of INPUT_KEYS) delete second[key];
-    return {
-      first: { ...layer, config: { ...first, name: firstName } },
-      second: { ...layer, config: { ...second, name: config.name } },
+  split(layer, rank, firstName) {
+    const config = layerConfig(Conv2DConfigSchema, layer);
+    const first = { ...without(config, [...KERNEL_PENALTIES, ...BIAS_AND_OUTPUT_KEYS]), name: firstName, filters: rank, use_bias: false, activation: 'linear' };
+    const second = {
+      ...without(config, [...KERNEL_PENALTIES, ...INPUT_KEYS]),
+      name: config.name,
+      kernel_size: [1, 1],
+      strides: [1, 1],
+      padding: 'valid',
+      dilation_rate: [1, 1],
     };
+    return { first: { ...layer, config: first }, second: { ...layer, config: second } };
   },
-
   weights(factors, original) {
     const kernel = original[0] as LayerWeights;
     const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];

@@ -3,38 +3,25 @@
  *   Dense(k, use_bias=false, linear)  (x·A, A = U_k √Σ_k)
  *   Dense(out, original bias and activation, original name)  (·B + b, B = √Σ_k V_kᵀ)
  * Both act on the last axis, so inputs of any rank ([batch, time, features] too) work as before.
+ * What each factor keeps of the original's config follows the rule in graph/keras-format.ts.
  */
-import type { LayerJson } from '../graph/topology.js';
-import type { LayerFactorizer, LayerWeights } from './registry.js';
-
-/** Config keys that only make sense on the layer that receives the model's input. */
-export const INPUT_KEYS = ['batch_input_shape', 'input_shape', 'input_dim', 'batch_size'];
-const BIAS_KEYS = ['bias_initializer', 'bias_regularizer', 'bias_constraint'];
+import { BIAS_AND_OUTPUT_KEYS, DenseConfigSchema, INPUT_KEYS, KERNEL_PENALTIES, layerConfig, without } from '../graph/keras-format.js';
+import type { LayerFactorizer, LayerWeights } from './types.js';
 
 export const denseFactorizer: LayerFactorizer = {
   className: 'Dense',
-
   matrix(weights) {
     const kernel = weights[0];
     if (kernel === undefined || kernel.shape.length !== 2) throw new Error('Dense layer without a 2-D kernel');
     const [m, n] = kernel.shape as [number, number];
     return { values: kernel.values, m, n };
   },
-
   split(layer, rank, firstName) {
-    const config = layer.config;
-    const firstConfig: Record<string, unknown> = { ...config, name: firstName, units: rank, use_bias: false, activation: 'linear' };
-    for (const key of [...BIAS_KEYS, 'activity_regularizer']) delete firstConfig[key];
-    const secondConfig: Record<string, unknown> = { ...config };
-    for (const key of INPUT_KEYS) delete secondConfig[key];
-    // The low-rank inner layer should not be regularised as if it were the full kernel.
-    delete firstConfig['kernel_regularizer'];
-    return {
-      first: { ...layer, config: { ...firstConfig, name: firstName } },
-      second: { ...layer, config: { ...secondConfig, name: config.name } },
-    };
+    const config = layerConfig(DenseConfigSchema, layer);
+    const first = { ...without(config, [...KERNEL_PENALTIES, ...BIAS_AND_OUTPUT_KEYS]), name: firstName, units: rank, use_bias: false, activation: 'linear' };
+    const second = { ...without(config, [...KERNEL_PENALTIES, ...INPUT_KEYS]), name: config.name };
+    return { first: { ...layer, config: first }, second: { ...layer, config: second } };
   },
-
   weights(factors, original) {
     const kernel = original[0] as LayerWeights;
     const [m, n] = kernel.shape as [number, number];

@@ -58,7 +58,10 @@ export function planModel(
 export interface FactorizedModel {
   model: tf.LayersModel;
   modelTopology: Record<string, unknown>;
-  /** Names of the layers added in front of each factorized layer, by plan name. */
+  /**
+   * Paths of the layers added in front of each factorized layer, by plan name (`outer/inner_lowrank`
+   * for a layer inside a nested model, like plan names).
+   */
   firstFactors: Map<string, string>;
 }
 
@@ -81,9 +84,10 @@ export async function applyPlan(file: string, modelTopology: Record<string, unkn
     const pair = factorizer.split(site.json, entry.rank, firstName);
     const weights = factorizer.weights(truncate(decomposition, entry.rank), layerWeights(liveLayer(original, site.path)));
     pairs.set(entry.name, pair);
-    newWeights.set(siteKey([...site.path.slice(0, -1), firstName]), weights.first);
+    const firstPath = siteKey([...site.path.slice(0, -1), firstName]);
+    newWeights.set(firstPath, weights.first);
     newWeights.set(entry.name, weights.second);
-    firstFactors.set(entry.name, firstName);
+    firstFactors.set(entry.name, firstPath);
   }
   const rewrite = (t: Topology, prefix: string[]): LayerJson[] => {
     const local = new Map<string, FactorPair>();

@@ -23,7 +23,7 @@
  */
 import { Matrix, SVD, EigenvalueDecomposition } from 'ml-matrix';
 import { tf } from '../tf.js';
-import { createRng } from '../train/random.js';
+import { createRng } from '../data/random.js';
 import { luBasis, multiplyColumnMajor, shortGram, sumOfSquares, thinQr, transposeLayout } from './linalg.js';
 
 /**

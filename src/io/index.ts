@@ -6,7 +6,9 @@ import { tf } from '../tf.js';
 import { VERSION } from '../version.js';
 import { checkFinite, readModel, type LoadedModel, type StoredWeight } from './load.js';
 import { checkTopologySizes } from '../graph/check.js';
-import { collectWeights, toLayersModel } from './layers-model.js';
+import { readTopology, walkLayers } from '../graph/topology.js';
+import { matchWeightNames, type WeightRename } from './keras3.js';
+import { collectWeights, topologyWeights, toLayersModel } from './layers-model.js';
 import { buildModelFiles, modelFolderFiles, writeFolderAtomically, type ModelFiles } from './save.js';
 import type { ModelJson } from './model-json.js';
 
@@ -14,6 +16,7 @@ export { readModel, type LoadedModel, type StoredWeight } from './load.js';
 export { toLayersModel, collectWeights, decodeWeight } from './layers-model.js';
 export { buildModelFiles, writeFolderAtomically, modelFolderFiles, checkOutputFree, SHARD_BYTES, type ModelFiles } from './save.js';
 export type { ModelJson, WeightEntry } from './model-json.js';
+export type { Change, ChangeKind, Conversion, WeightRename } from './keras3.js';
 
 /** A model read from disk and built into a live tfjs model. */
 export interface OpenedModel {
@@ -27,11 +30,41 @@ export interface OpenedModel {
  * weights (unless `allowNonfinite`) and the sizes layers declare.
  */
 export async function loadModel(file: string, options: { allowNonfinite?: boolean } = {}): Promise<OpenedModel> {
-  const stored = await readModel(file);
-  if (options.allowNonfinite !== true) checkFinite(file, stored.weights);
-  checkTopologySizes(file, stored.json.modelTopology, stored.weights.map((w) => w.entry));
-  const model = await toLayersModel(file, stored.json.modelTopology, stored.weights);
-  return { stored, model };
+  const read = await readModel(file);
+  if (options.allowNonfinite !== true) checkFinite(file, read.weights);
+  checkTopologySizes(file, read.json.modelTopology, read.weights.map((w) => w.entry));
+  // Keras 3 names weights after the model (`sequential/dense/kernel`) or its own layout: ask tfjs
+  // which weights the topology has and pair the manifest with them first.
+  const stored = needsNameMatching(file, read)
+    ? renameWeights(read, matchWeightNames(file, await topologyWeights(file, read.json.modelTopology), read.weights.map((w) => w.entry)))
+    : read;
+  return { stored, model: await toLayersModel(file, stored.json.modelTopology, stored.weights) };
+}
+
+/**
+ * Names need matching for a model that was in the Keras 3 form, or when a weight's name does not start
+ * with a layer's name. Models tfjs wrote skip the extra build this takes.
+ */
+function needsNameMatching(file: string, stored: LoadedModel): boolean {
+  if (stored.conversion.changes.length > 0) return true;
+  const names = new Set(walkLayers(file, readTopology(file, stored.json.modelTopology)).flatMap((site) => site.path));
+  return stored.weights.some((w) => w.entry.group !== 'optimizer' && !names.has(w.entry.name.split('/')[0] as string));
+}
+
+/** The stored model with manifest entries renamed to the topology's weight names. */
+function renameWeights(stored: LoadedModel, renames: readonly WeightRename[]): LoadedModel {
+  if (renames.length === 0) return stored;
+  const to = new Map(renames.map((r) => [r.from, r.to]));
+  const rename = <T extends { name: string }>(entry: T): T => {
+    const name = to.get(entry.name);
+    return name === undefined ? entry : { ...entry, name };
+  };
+  return {
+    ...stored,
+    json: { ...stored.json, weightsManifest: stored.json.weightsManifest.map((g) => ({ ...g, weights: g.weights.map(rename) })) },
+    weights: stored.weights.map((w) => ({ entry: rename(w.entry), bytes: w.bytes })),
+    conversion: { ...stored.conversion, renames: [...renames] },
+  };
 }
 
 export interface SaveModelOptions {

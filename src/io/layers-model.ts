@@ -5,8 +5,16 @@
  */
 import { tf } from '../tf.js';
 import { UnsupportedLayerError, ModelFormatError } from '../errors.js';
-import type { StoredWeight } from './load.js';
+import type { ClassLookup, ExpectedWeight } from './keras3.js';
+import type { StoredWeight } from './model-json.js';
 import type { WeightEntry } from './model-json.js';
+
+/** tfjs's class registry (custom classes registered with tfjs included), as normalizeTopology asks it. */
+export const tfjsClassLookup: ClassLookup = (className) => {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
+  if (entry === undefined) return undefined;
+  return entry[0].prototype instanceof tf.layers.Layer ? 'layer' : 'other';
+};
 
 /** Concatenate the stored bytes of weights in order, the layout tfjs expects for weightData. */
 export function concatWeightBytes(weights: readonly StoredWeight[]): ArrayBuffer {
@@ -69,6 +77,39 @@ export async function toLayersModel(
     // Variables are never scope-owned; everything else the build made and did not keep is freed here.
     tf.engine().endScope();
   }
+}
+
+/**
+ * The weights a topology has as tfjs builds it (names, shapes, owning layers, in the topology's order).
+ * The build uses Zeros for every initializer, as tfjs's own loader does before it sets stored values
+ * (real initializers can take long: Orthogonal on a large recurrent kernel), and is freed at once.
+ */
+export async function topologyWeights(file: string, modelTopology: Record<string, unknown>): Promise<ExpectedWeight[]> {
+  const model = await toLayersModel(file, zeroInitializers(modelTopology) as Record<string, unknown>, []);
+  const variables = model.weights.map((w) => w.read() as tf.Variable);
+  const out: ExpectedWeight[] = [];
+  const walk = (container: tf.LayersModel): void => {
+    for (const layer of container.layers) {
+      if (layer instanceof tf.LayersModel) walk(layer);
+      else for (const w of layer.weights) out.push({ name: w.originalName, shape: w.shape.map((d) => d ?? 0), layer: layer.name });
+    }
+  };
+  walk(model);
+  model.dispose();
+  // tfjs keeps a layer called at several sites alive past model.dispose() (one reference per call).
+  for (const variable of variables) if (!variable.isDisposed) variable.dispose();
+  return out;
+}
+
+/** The topology with every `*_initializer` replaced by Zeros, nested layers included. */
+function zeroInitializers(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(zeroInitializers);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = key.endsWith('_initializer') && v !== null ? { class_name: 'Zeros', config: {} } : zeroInitializers(v);
+  }
+  return out;
 }
 
 function firstLine(message: string): string {

@@ -7,20 +7,19 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
+import { normalizeTopology, type Conversion } from './keras3.js';
+import { tfjsClassLookup } from './layers-model.js';
 import {
   describeZodError,
   elementCount,
   ModelJsonSchema,
   storedElementBytes,
   type ModelJson,
+  type StoredWeight,
   type WeightEntry,
 } from './model-json.js';
 
-/** One weight as stored: its manifest entry and its raw bytes (still quantized if it was). */
-export interface StoredWeight {
-  entry: WeightEntry;
-  bytes: Uint8Array;
-}
+export type { StoredWeight } from './model-json.js';
 
 /** A model read from disk, validated, with its weights in manifest order. */
 export interface LoadedModel {
@@ -28,6 +27,13 @@ export interface LoadedModel {
   file: string;
   json: ModelJson;
   weights: StoredWeight[];
+  /** Byte size of each weight file, per weightsManifest group (to write the shards back as they were). */
+  shardBytes: number[][];
+  /**
+   * What reading rewrote to bring a Keras 3 model.json into the form tfjs reads: `json` holds the
+   * result. Both lists are empty for a model already in that form.
+   */
+  conversion: Conversion;
 }
 
 /** Keep model.json parsing cheap to refuse: a Layers topology is kilobytes, not hundreds of MB. */
@@ -74,19 +80,23 @@ export async function readModel(modelPath: string): Promise<LoadedModel> {
   }
   const parsed = ModelJsonSchema.safeParse(raw);
   if (!parsed.success) throw new ModelFormatError(modelPath, `not a TF.js Layers model.json: ${describeZodError(parsed.error, raw)}`);
-  const json = parsed.data;
-  if (json.format !== undefined && json.format !== 'layers-model') {
-    throw new ModelFormatError(modelPath, `unsupported format "${json.format}" (expected "layers-model")`);
+  if (parsed.data.format !== undefined && parsed.data.format !== 'layers-model') {
+    throw new ModelFormatError(modelPath, `unsupported format "${parsed.data.format}" (expected "layers-model")`);
   }
-  const weights = await readWeights(modelPath, file, json);
-  return { file, json, weights };
+  // Keras 3 → the form tfjs reads, before anything looks at the topology; weight names are matched
+  // once tfjs has built it (loadModel).
+  const normalized = normalizeTopology(modelPath, parsed.data.modelTopology, { lookup: tfjsClassLookup });
+  const json: ModelJson = { ...parsed.data, modelTopology: normalized.topology };
+  const { weights, shardBytes } = await readWeights(modelPath, file, json);
+  return { file, json, weights, shardBytes, conversion: { changes: normalized.changes, renames: [] } };
 }
 
-async function readWeights(displayPath: string, file: string, json: ModelJson): Promise<StoredWeight[]> {
+async function readWeights(displayPath: string, file: string, json: ModelJson): Promise<{ weights: StoredWeight[]; shardBytes: number[][] }> {
   const dir = path.dirname(file);
   const realDir = await realpath(dir);
   const seen = new Set<string>();
   const weights: StoredWeight[] = [];
+  const shardBytes: number[][] = [];
   for (const [g, group] of json.weightsManifest.entries()) {
     // Validate sizes first: nothing is read before we know how many bytes the group must hold.
     let expected = 0;
@@ -101,6 +111,7 @@ async function readWeights(displayPath: string, file: string, json: ModelJson): 
     }
     // The shards' sizes bound the group before any of them is read.
     let onDisk = 0;
+    const sizes: number[] = [];
     const shardPaths: Array<[string, string]> = [];
     for (const shard of group.paths) {
       const shardPath = resolveInside(displayPath, dir, shard);
@@ -115,6 +126,7 @@ async function readWeights(displayPath: string, file: string, json: ModelJson): 
         const info = await stat(real);
         if (info.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
         onDisk += info.size;
+        sizes.push(info.size);
       } catch (err) {
         throw new ModelFormatError(displayPath, `cannot read weight file "${shard}": ${systemMessage(err)}`);
       }
@@ -142,8 +154,9 @@ async function readWeights(displayPath: string, file: string, json: ModelJson): 
       );
     }
     weights.push(...splitWeights(group.weights, data));
+    shardBytes.push(sizes);
   }
-  return weights;
+  return { weights, shardBytes };
 }
 
 /** Cut a group's concatenated shard bytes into its weights, in manifest order. */

@@ -66,3 +66,9 @@ function weightNameAt(raw: unknown, at: readonly PropertyKey[]): string {
   const entry = group?.weights?.[at[3] as number] as { name?: unknown } | undefined;
   return typeof entry?.name === 'string' && entry.name !== '' ? ` (weight "${entry.name.slice(0, 200)}")` : '';
 }
+
+/** One weight as stored: its manifest entry and its raw bytes (still quantized if it was). */
+export interface StoredWeight {
+  entry: WeightEntry;
+  bytes: Uint8Array;
+}

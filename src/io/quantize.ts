@@ -18,7 +18,7 @@
  * - a constant tensor is all zeros with `scale = 1` and `min` = the constant, so it decodes exactly;
  * - float16 is numpy's float32 → float16 cast: round to nearest, ties to even, overflow to ±Inf.
  */
-import type { StoredWeight } from './load.js';
+import type { StoredWeight } from './model-json.js';
 import type { WeightEntry } from './model-json.js';
 
 /** The encodings a manifest entry's `quantization.dtype` may name. */

@@ -2,10 +2,11 @@
  * Write a Layers model as model.json + binary shards, and do it atomically: everything goes into a
  * temporary sibling folder that is renamed into place only when complete.
  */
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { OutputExistsError, throwIfAborted } from '../errors.js';
-import type { StoredWeight } from './load.js';
+import type { StoredWeight } from './model-json.js';
 import type { ModelJson } from './model-json.js';
 
 /** tfjs-converter's shard size; browsers cache and fetch shards one by one. */
@@ -45,29 +46,92 @@ export function buildModelFiles(
   return { modelJson, shards };
 }
 
-/** True when `dir` exists and holds at least one entry. */
-export async function isNonEmptyDir(dir: string): Promise<boolean> {
+/**
+ * What stands at `dir`: nothing (absent or an empty folder), a lowrank output folder (which --force may
+ * replace), or anything else (which is never replaced).
+ */
+export async function outputState(dir: string): Promise<'free' | 'lowrank-output' | 'other'> {
+  let s;
   try {
-    const s = await stat(dir);
-    if (!s.isDirectory()) return true;
-    return (await readdir(dir)).length > 0;
+    s = await lstat(dir);
   } catch {
-    return false;
+    return 'free';
+  }
+  if (!s.isDirectory()) return 'other';
+  const entries = await readdir(dir, { withFileTypes: true });
+  if (entries.length === 0) return 'free';
+  return (await isLowrankOutput(dir, entries)) ? 'lowrank-output' : 'other';
+}
+
+/** The record lowrank writes beside a model: compress's report.json, or convert's conversion.json. */
+const LOWRANK_MARKERS = ['report.json', 'conversion.json'] as const;
+
+/**
+ * A folder lowrank wrote: model.json, exactly the shards its manifest names, and one record that
+ * lowrank wrote (`tool.name` "lowrank": report.json or conversion.json); regular files only. This is the only kind of
+ * folder --force replaces, so `--out ~ --force` can never delete a home folder.
+ */
+async function isLowrankOutput(dir: string, entries: readonly Dirent[]): Promise<boolean> {
+  if (entries.some((e) => !e.isFile())) return false;
+  const names = new Set(entries.map((e) => e.name));
+  const marker = LOWRANK_MARKERS.find((m) => names.has(m));
+  if (!names.has('model.json') || marker === undefined) return false;
+  const model = await readJsonSmall(path.join(dir, 'model.json'));
+  const record = await readJsonSmall(path.join(dir, marker));
+  if ((record as { tool?: { name?: unknown } } | undefined)?.tool?.name !== 'lowrank') return false;
+  const manifest = (model as { weightsManifest?: unknown } | undefined)?.weightsManifest;
+  if (!Array.isArray(manifest)) return false;
+  const expected = new Set(['model.json', marker]);
+  for (const group of manifest) {
+    const paths = (group as { paths?: unknown } | null)?.paths;
+    if (!Array.isArray(paths)) return false;
+    for (const p of paths) {
+      // lowrank writes flat shard names; a path with a separator is not ours.
+      if (typeof p !== 'string' || p !== path.basename(p)) return false;
+      expected.add(p);
+    }
+  }
+  return expected.size === names.size && [...names].every((n) => expected.has(n));
+}
+
+/** JSON of a file of at most 64 MB, or undefined when it is larger or not JSON. */
+async function readJsonSmall(file: string): Promise<unknown> {
+  try {
+    if ((await stat(file)).size > 64 * 1024 * 1024) return undefined;
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    return undefined;
   }
 }
 
-/** Refuse early (before any work) when the output exists and --force was not given. */
+/**
+ * Refuse early (before any work) when the output is taken: a non-empty folder without --force, or,
+ * even with --force, anything that is not a lowrank output folder.
+ */
 export async function checkOutputFree(dir: string, force: boolean): Promise<void> {
-  if (!force && (await isNonEmptyDir(dir))) throw new OutputExistsError(dir);
+  const state = await outputState(dir);
+  if (state === 'free') return;
+  if (state === 'other') throw new OutputExistsError(dir, true);
+  if (!force) throw new OutputExistsError(dir, false);
 }
+
+/** Extra files computed once the others are written, given how long writing them took (ms). */
+export type LastFiles = (writeMs: number) => Map<string, Uint8Array | string>;
 
 /**
  * Write `files` (relative name → contents) as the folder `dir`. The folder appears whole or not at all:
- * files go to a temporary sibling first; an existing `dir` is replaced only with `force`, and only once
- * the new folder is complete. When `signal` is aborted before the rename, the temporary folder is removed
- * and AbortedError thrown: nothing appears.
+ * files go to a temporary sibling first; an existing `dir` is replaced only with `force` and only when it
+ * is a lowrank output, once the new folder is complete. `last`, when given, adds files after the others
+ * are written (a report that states the write time). When `signal` is aborted before the rename, the
+ * temporary folder is removed and AbortedError thrown: nothing appears.
  */
-export async function writeFolderAtomically(dir: string, files: Map<string, Uint8Array | string>, force: boolean, signal?: AbortSignal): Promise<void> {
+export async function writeFolderAtomically(
+  dir: string,
+  files: Map<string, Uint8Array | string>,
+  force: boolean,
+  signal?: AbortSignal,
+  last?: LastFiles,
+): Promise<void> {
   throwIfAborted(signal);
   const target = path.resolve(dir);
   await checkOutputFree(target, force);
@@ -77,14 +141,20 @@ export async function writeFolderAtomically(dir: string, files: Map<string, Uint
   const temporary = path.join(parent, `.${path.basename(target)}.tmp-${suffix}`);
   await mkdir(temporary);
   try {
+    const started = performance.now();
     for (const [name, contents] of files) {
       throwIfAborted(signal);
       await writeFile(path.join(temporary, name), contents);
     }
+    if (last !== undefined) {
+      for (const [name, contents] of last(performance.now() - started)) await writeFile(path.join(temporary, name), contents);
+    }
     throwIfAborted(signal);
+    // Checked again just before replacing: the folder may have changed since the run began.
+    await checkOutputFree(target, force);
     let old: string | undefined;
     try {
-      await stat(target);
+      await lstat(target);
       old = path.join(parent, `.${path.basename(target)}.old-${suffix}`);
       await rename(target, old);
     } catch (err) {

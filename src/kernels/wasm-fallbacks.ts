@@ -18,7 +18,8 @@
  * of them the same way (SLOW_ON_WASM). LOWRANK_REFERENCE_KERNELS=1 registers the kernels as they
  * were before issue 11's fast paths, so that bench/train.ts can measure both in one run.
  */
-import { tf } from '../tf.js';
+// Kernels sit below src/tf.ts (which registers them), so they take tfjs itself, not that module.
+import * as tf from '@tensorflow/tfjs';
 import { maxPool3d, maxPool3dGrad, maxPoolGrad } from './pooling.js';
 import { conv2dBackpropFilter as convFilterGradient, conv2dBackpropInput as convInputGradient } from './conv.js';
 import { depthwiseConv2dBackpropInput } from './depthwise.js';

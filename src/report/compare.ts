@@ -4,11 +4,12 @@
  * the text and Markdown renderers below format it.
  */
 import type { ChalkInstance } from 'chalk';
-import { bytes, compact, int, ms, pct, times } from './format.js';
+import { bytes, compact, int, ms, pct, shortPath, times } from './format.js';
 import { outputMetrics } from './gates.js';
 import { cell, code, mdTable } from './render-markdown.js';
-import { shortPath, table } from './render-text.js';
+import { table } from './render-text.js';
 import type { CompressionReport } from './schema.js';
+import { accuracyDrop } from './view.js';
 
 type Unit = 'count' | 'bytes' | 'ratio' | 'share' | 'ms' | 'points';
 
@@ -52,11 +53,7 @@ export function compareReports(a: CompressionReport, b: CompressionReport, fileA
   add('gzip bytes', 'bytes', false, (r) => r.output.gzipBytes);
   add('size reduction', 'ratio', true, (r) => (r.output.weightBytes === 0 ? null : r.input.weightBytes / r.output.weightBytes));
   add('accuracy', 'share', true, (r) => outputMetrics(r)?.accuracy);
-  add('accuracy drop', 'points', false, (r) => {
-    const before = r.evaluation?.original.accuracy;
-    const after = outputMetrics(r)?.accuracy;
-    return before === undefined || after === undefined ? null : (before - after) * 100;
-  });
+  add('accuracy drop', 'points', false, accuracyDrop);
   add('agrees with original', 'share', true, (r) => outputMetrics(r)?.agreement);
   add('FLOPs per sample', 'count', false, (r) => r.flops.output);
   const batches = [...new Set([...a.speed, ...b.speed].map((s) => s.batchSize))].sort((x, y) => x - y);

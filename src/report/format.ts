@@ -1,14 +1,16 @@
 /**
- * Number formats and derived values shared by the text, Markdown and compare renderers, so every
- * format says the same thing the same way.
+ * The one set of number formats every report format uses (text, Markdown, HTML, compare), so a number
+ * reads the same wherever it is shown. Wording built from these lives in view.ts.
  */
-import { writtenVariant, type CompressionReport, type MetricsReport, type SizeVariant, type SizeVariantName } from './schema.js';
-import { outputMetrics } from './gates.js';
+import path from 'node:path';
+import type { MetricsReport, SizeVariantName } from './schema.js';
 
 export const int = (n: number): string => n.toLocaleString('en-US');
-export const pct = (x: number | undefined, digits = 1): string => (x === undefined ? '—' : `${(x * 100).toFixed(digits)}%`);
-export const num = (x: number | undefined, digits = 4): string => (x === undefined ? '—' : x.toPrecision(digits));
+export const pct = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`);
+export const num = (x: number | undefined, digits = 4): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toPrecision(digits));
 export const ms = (x: number): string => (x >= 100 ? `${x.toFixed(0)} ms` : x >= 10 ? `${x.toFixed(1)} ms` : `${x.toFixed(2)} ms`);
+/** Milliseconds as seconds with one decimal: "2.4 s". */
+export const seconds = (x: number): string => `${(x / 1000).toFixed(1)} s`;
 export const times = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '∞');
 
 /** Exact below ten million, else 3 significant digits with k/M/G/T (keeps tables narrow). */
@@ -27,44 +29,42 @@ export function compact(n: number, unit = ''): string {
 /** Bytes, exact below ten million, else in kB/MB/GB (1000-based, as download sizes are quoted). */
 export const bytes = (n: number): string => (Math.abs(n) < 1e7 ? int(n) : compact(n, 'B'));
 
+/** A metric of MetricsReport as every table shows it: shares in %, errors to 3 digits, losses to 4. */
+export function metric(key: keyof MetricsReport, x: number | undefined): string {
+  switch (key) {
+    case 'accuracy':
+    case 'agreement':
+      return pct(x, 2);
+    case 'relativeOutputError':
+      return num(x, 3);
+    case 'loss':
+    case 'mse':
+    case 'mae':
+      return num(x);
+  }
+}
+
+/** A change as a signed whole percentage with a true minus sign: "−68%", "+5%". */
+export function signedPercent(share: number): string {
+  const p = Math.round((share - 1) * 100);
+  return p === 0 ? '0%' : `${p < 0 ? '−' : '+'}${Math.abs(p)}%`;
+}
+
 /** How the size table names a variant. */
 export function variantLabel(v: SizeVariantName): string {
   return v.replace('lowrank', 'low-rank');
 }
 
-/** Rows of the size table in the report's order, and which one the output folder holds. */
-export function sizeRows(report: CompressionReport): Array<SizeVariant & { written: boolean }> {
-  const written = writtenVariant(report.options.quantize);
-  return report.sizes.map((s) => ({ ...s, written: s.variant === written }));
+/** `p` relative to `cwd` when it lies below it, else as given. */
+export function shortPath(p: string, cwd: string = process.cwd()): string {
+  const rel = path.relative(cwd, p);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
 }
 
-/** Which metric columns the size table shows: accuracy and agreement for classifiers, else error. */
-export function sizeMetricColumns(report: CompressionReport): Array<'accuracy' | 'agreement' | 'relativeOutputError'> {
-  const all = report.sizes.map((s) => s.metrics).filter((m): m is MetricsReport => m !== null);
-  if (all.length === 0) return [];
-  const cols: Array<'accuracy' | 'agreement' | 'relativeOutputError'> = [];
-  if (all.some((m) => m.accuracy !== undefined)) cols.push('accuracy');
-  if (all.some((m) => m.agreement !== undefined)) cols.push('agreement');
-  if (cols.length === 0) cols.push('relativeOutputError');
-  return cols;
-}
+/** What the report says where accuracy would be, for a run without --data. */
+export const NOT_MEASURED_NO_DATA = 'accuracy not measured: no --data was given, so the model was factorized but not fine-tuned';
 
-export function metricCell(m: MetricsReport | null, col: 'accuracy' | 'agreement' | 'relativeOutputError'): string {
-  if (m === null) return '—';
-  return col === 'relativeOutputError' ? num(m.relativeOutputError, 3) : pct(m[col], 2);
-}
-
-/**
- * Accuracy of the model in the output folder against the original's, in points (positive: lost), or
- * undefined without accuracy.
- */
-export function accuracyDrop(report: CompressionReport): number | undefined {
-  const before = report.evaluation?.original.accuracy;
-  const after = outputMetrics(report)?.accuracy;
-  return before === undefined || after === undefined ? undefined : (before - after) * 100;
-}
-
-/** "accuracy 0.84 points below the original" or "... at or above ...". */
-export function accuracyDropText(drop: number): string {
-  return drop > 0 ? `accuracy ${drop.toFixed(2)} points below the original` : `accuracy ${(-drop).toFixed(2)} points at or above the original`;
+/** The text with its first letter upper-case, for a phrase that starts a sentence. */
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -1,12 +1,14 @@
 /**
  * The report as a person reads it in a terminal or a CI log: a per-layer table, then size, speed and
- * accuracy before and after. Fits 80 columns; colour only where the caller's chalk has it.
+ * accuracy before and after. Fits 80 columns; colour only where the caller's chalk has it. Every number
+ * and phrase comes from the report's view (view.ts); this file only lays it out.
  */
 import type { ChalkInstance } from 'chalk';
-import path from 'node:path';
-import type { CompressionReport, GateResult, MetricsReport } from './schema.js';
-import { accuracyDrop, accuracyDropText, bytes, compact, int, metricCell, ms, num, pct, sizeMetricColumns, sizeRows, times, variantLabel } from './format.js';
-import { describeGate } from './gates.js';
+import type { CompressionReport } from './schema.js';
+import { reportView, type GatesView, type Measure, type ReportView } from './view.js';
+
+// shortPath now lives in format.ts; src/cli/evaluate.ts still imports it from here.
+export { shortPath } from './format.js';
 
 /** Pad cells into aligned columns; `align` is 'l' or 'r' per column. */
 export function table(rows: string[][], align: string): string[] {
@@ -40,141 +42,86 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-function ratio(before: number, after: number, better: string): string {
-  if (after === 0 || before === 0) return '';
-  const r = before / after;
-  return `${r.toFixed(2)}× ${better}`;
-}
-
-/** `p` relative to `cwd` when it lies below it, else as given. */
-export function shortPath(p: string, cwd: string = process.cwd()): string {
-  const rel = path.relative(cwd, p);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
-}
-
 export function renderText(report: CompressionReport, c: ChalkInstance, cwd = process.cwd()): string {
-  const lines: string[] = [];
-  lines.push(c.bold(`lowrank ${report.tool.version}`) + c.dim(` · backend ${report.backend} · rank ${report.options.rank}`));
-  lines.push(...wrap(`${shortPath(report.input.path, cwd)} → ${shortPath(report.output.path, cwd)}`, 80).map((l) => l.replace(' → ', ` ${c.dim('→')} `)));
-  lines.push('');
-
-  const layerRows = [[c.bold('layer'), c.bold('class'), c.bold('shape'), c.bold('rank'), c.bold('params'), '', c.bold('energy'), c.bold('error')]];
-  const notes: string[] = [];
-  for (const l of report.layers) {
-    const factored = l.rank !== null;
-    layerRows.push([
-      l.name,
-      l.className,
-      `${l.shape[0]}×${l.shape[1]}`,
-      factored ? String(l.rank) : c.dim('—'),
-      `${int(l.paramsBefore)} →`,
-      factored ? c.green(int(l.paramsAfter)) : int(l.paramsAfter),
-      factored ? pct(l.energyKept) : '',
-      factored ? num(l.relativeError, 3) : '',
-    ]);
-    if (!factored && l.reason !== undefined) notes.push(...wrap(`${l.name} kept: ${l.reason}`, 78).map((line) => c.dim(`  ${line}`)));
-  }
-  lines.push(...table(layerRows, 'lllrrrrr'));
-  lines.push(...notes);
-  lines.push('');
-
-  const { input, output } = report;
-  const sizeRows = [
-    ['', c.bold('original'), c.bold('output'), ''],
-    ['parameters', int(input.params), int(output.params), c.green(ratio(input.params, output.params, 'fewer'))],
-    ['factorizable params', int(input.factorizableParams), int(output.factorizableParams), c.green(ratio(input.factorizableParams, output.factorizableParams, 'fewer'))],
-    ['weight bytes', int(input.weightBytes), int(output.weightBytes), c.green(ratio(input.weightBytes, output.weightBytes, 'smaller'))],
-    ['gzip bytes', int(input.gzipBytes), int(output.gzipBytes), c.green(ratio(input.gzipBytes, output.gzipBytes, 'smaller'))],
-    ['FLOPs per sample', compact(report.flops.original), compact(report.flops.output), c.green(ratio(report.flops.original, report.flops.output, 'fewer'))],
+  const v = reportView(report, cwd);
+  const { header } = v;
+  const lines = [
+    c.bold(`${header.tool} ${header.version}`) + c.dim(` · backend ${header.backend} · rank ${header.rank}`),
+    ...wrap(`${header.input.shown} → ${header.output.shown}`, 80).map((l) => l.replace(' → ', ` ${c.dim('→')} `)),
+    '',
+    ...renderLayers(v, c),
+    '',
+    ...renderMeasures(v, c),
+    ...renderSizes(v, c),
+    ...renderEvaluation(v, c),
   ];
-  for (const s of report.speed) {
-    sizeRows.push([`predict, batch ${s.batchSize}`, ms(s.originalMs), ms(s.outputMs), speedRatio(s.originalMs, s.outputMs, c)]);
-  }
-  lines.push(...table(sizeRows, 'lrrl'));
-  const uncounted = report.flops.uncountedLayers;
-  if (uncounted.length > 0) {
-    const list = uncounted.map((u) => `${u.name} (${u.className}: ${u.reason})`).join(', ');
-    lines.push(...wrap(`FLOPs leave out ${list}`, 78).map((line) => c.dim(`  ${line}`)));
-  }
-  lines.push(...renderSizes(report, c));
-
-  const ev = report.evaluation;
-  if (ev !== null && report.data !== null) {
-    lines.push('');
-    const where = report.data.validationPath !== undefined ? shortPath(report.data.validationPath, cwd) : `held out from ${shortPath(report.data.path, cwd)}`;
-    lines.push(...wrap(`on ${int(report.data.validationSamples)} samples ${where}${report.loss ? `, loss ${report.loss}` : ''}`, 80).map((l) => c.dim(l)));
-    const stages: Array<[string, MetricsReport | null]> = [
-      ['original', ev.original],
-      ['factorized', ev.factorized],
-      ['fine-tuned', ev.fineTuned],
-    ];
-    const shown = stages.filter(([, m]) => m !== null) as Array<[string, MetricsReport]>;
-    const rows = [['', ...shown.map(([n]) => c.bold(n))]];
-    const hasAccuracy = shown.some(([, m]) => m.accuracy !== undefined);
-    if (hasAccuracy) rows.push(['accuracy', ...shown.map(([, m]) => pct(m.accuracy, 2))]);
-    if (shown.some(([, m]) => m.loss !== undefined)) rows.push(['loss', ...shown.map(([, m]) => num(m.loss))]);
-    if (shown.some(([, m]) => m.mse !== undefined)) rows.push(['mean squared error', ...shown.map(([, m]) => num(m.mse))]);
-    if (shown.some(([, m]) => m.mae !== undefined)) rows.push(['mean absolute error', ...shown.map(([, m]) => num(m.mae))]);
-    if (shown.some(([, m]) => m.agreement !== undefined)) rows.push(['agrees with original', ...shown.map(([n, m]) => (n === 'original' ? '' : pct(m.agreement, 2)))]);
-    rows.push(['output rel. error', ...shown.map(([n, m]) => (n === 'original' ? '' : num(m.relativeOutputError, 3)))]);
-    lines.push(...table(rows, 'lrrr'));
-    const drop = accuracyDrop(report);
-    if (hasAccuracy && drop !== undefined) {
-      const text = accuracyDropText(drop) + (report.options.quantize !== undefined ? ` (written ${report.options.quantize})` : '');
-      lines.push(drop > 2 ? c.yellow(text) : c.green(text));
-    }
-  }
-  const t = report.training;
-  if (t !== null && t.epochs.length > 0) {
-    const last = t.epochs[t.epochs.length - 1];
-    const speed = last === undefined ? '' : `, ${int(Math.round(last.samplesPerSecond))} samples/s`;
-    const how = t.distill === 1 ? ' by distillation' : t.distill > 0 ? ` (${t.distill} distillation)` : '';
-    const kept = t.bestEpoch === t.epochs.length ? '' : t.bestEpoch === 0 ? ', kept the factorized weights (no epoch improved)' : `, kept epoch ${t.bestEpoch}`;
-    const early = t.stoppedEarly ? ', stopped early' : '';
-    lines.push(...wrap(`fine-tuned ${t.epochs.length} epoch(s)${how}${speed}, ${(report.timings.fineTuneMs / 1000).toFixed(1)} s${early}${kept}`, 80).map((l) => c.dim(l)));
-  }
-  lines.push(c.dim(`total ${(report.timings.totalMs / 1000).toFixed(1)} s`));
-  if (report.gates !== undefined && report.gates.length > 0) lines.push('', ...renderGates(report.gates, c));
+  if (v.training !== null) lines.push(...wrap(v.training.sentence, 80).map((l) => c.dim(l)));
+  lines.push(c.dim(`total ${v.timings.total}`));
+  if (v.gates !== null) lines.push('', ...renderGates(v.gates, c));
   return lines.join('\n') + '\n';
 }
 
-/** The size table: each way of storing the model, measured. */
-function renderSizes(report: CompressionReport, c: ChalkInstance): string[] {
-  if (report.sizes.length === 0) return [];
-  const cols = sizeMetricColumns(report);
-  const heads: Record<(typeof cols)[number], string> = { accuracy: 'accuracy', agreement: 'agrees', relativeOutputError: 'rel. error' };
-  const rows = [[c.bold('stored as'), c.bold('params'), c.bold('weights'), c.bold('gzip'), c.bold('smaller'), ...cols.map((k) => c.bold(heads[k]))]];
-  for (const s of sizeRows(report)) {
-    const label = variantLabel(s.variant) + (s.written ? ' *' : '');
-    rows.push([
-      s.written ? c.bold(label) : label,
-      compact(s.params),
-      bytes(s.weightBytes),
-      bytes(s.gzipBytes),
-      s.weightBytes === 0 ? '' : times(report.input.weightBytes / s.weightBytes),
-      ...cols.map((k) => metricCell(s.metrics, k)),
-    ]);
+/** Per-layer table, then why each kept layer was kept. */
+function renderLayers(v: ReportView, c: ChalkInstance): string[] {
+  const rows = [[c.bold('layer'), c.bold('class'), c.bold('shape'), c.bold('rank'), c.bold('params'), '', c.bold('energy'), c.bold('error')]];
+  const notes: string[] = [];
+  for (const l of v.layers) {
+    rows.push([l.name, l.className, l.shape, l.factorized ? l.rank : c.dim(l.rank), `${l.paramsBefore} →`, l.factorized ? c.green(l.paramsAfter) : l.paramsAfter, l.energyKept, l.error]);
+    if (l.keptReason !== null) notes.push(...wrap(`${l.name} kept: ${l.keptReason}`, 78).map((line) => c.dim(`  ${line}`)));
   }
-  const how = report.data === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${int(report.data.validationSamples)} samples`;
+  return [...table(rows, 'lllrrrrr'), ...notes];
+}
+
+/** Original against output: parameters, bytes, FLOPs and latency, each with its ratio. */
+function renderMeasures(v: ReportView, c: ChalkInstance): string[] {
+  const ratio = (m: Measure): string => (m.ratio === null ? '' : m.ratio.better ? c.green(m.ratio.text) : c.yellow(m.ratio.text));
+  const measures = [v.size.params, v.size.factorizableParams, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed];
+  const rows = [['', c.bold('original'), c.bold('output'), ''], ...measures.map((m) => [m.label, m.original, m.output, ratio(m)])];
+  const lines = table(rows, 'lrrl');
+  if (v.flops.uncounted.length > 0) {
+    const list = v.flops.uncounted.map((u) => `${u.name} (${u.why})`).join(', ');
+    lines.push(...wrap(`FLOPs leave out ${list}`, 78).map((line) => c.dim(`  ${line}`)));
+  }
+  return lines;
+}
+
+/** The size table: each way of storing the model, measured. */
+function renderSizes(v: ReportView, c: ChalkInstance): string[] {
+  const { columns, rows, evaluatedOn } = v.sizes;
+  if (rows.length === 0) return [];
+  const head = [c.bold('stored as'), c.bold('params'), c.bold('weights'), c.bold('gzip'), c.bold('smaller'), ...columns.map((k) => c.bold(k.short))];
+  const body = rows.map((s) => {
+    const label = s.label + (s.written ? ' *' : '');
+    return [s.written ? c.bold(label) : label, s.params, s.weightText, s.gzipText, s.smaller, ...s.cells];
+  });
+  const how = evaluatedOn === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${evaluatedOn} samples`;
   return [
     '',
-    ...table(rows, 'lrrrrrrr'),
+    ...table([head, ...body], 'lrrrrrrr'),
     ...wrap(`* the output folder. Bytes of the weight shards; smaller: input bytes / row bytes. Each row ${how}.`, 78).map((l) => c.dim(`  ${l}`)),
   ];
 }
 
-/** Gate results; a failed gate is red and marked FAIL so it shows without colour too. */
-export function renderGates(gates: readonly GateResult[], c: ChalkInstance): string[] {
-  const rows = gates.map((g) => {
-    const d = describeGate(g);
-    return [g.passed ? c.green('PASS') : c.red.bold('FAIL'), d.label, d.value, d.limit];
-  });
-  const lines = table(rows, 'llrl').map((line, i) => (gates[i]?.passed ? line : c.red(line)));
-  const failed = gates.filter((g) => !g.passed).length;
-  return [c.bold('quality gates'), ...lines, failed === 0 ? c.green('all gates passed') : c.red.bold(`${failed} of ${gates.length} gate(s) failed`)];
+/** Each model's metrics on the held-out samples and the accuracy drop, or why there are none. */
+function renderEvaluation(v: ReportView, c: ChalkInstance): string[] {
+  if (v.notMeasured !== null) return ['', ...wrap(v.notMeasured.phrase, 80).map((l) => c.yellow(l))];
+  const ev = v.evaluation;
+  if (ev === null) return [];
+  const where = ev.heldOut ? `held out from ${ev.source}` : ev.source;
+  const lines = ['', ...wrap(`on ${ev.samples} samples ${where}${ev.loss ? `, loss ${ev.loss}` : ''}`, 80).map((l) => c.dim(l))];
+  const rows = [['', ...ev.stages.map((s) => c.bold(s.name))], ...ev.rows.map((r) => [r.label, ...r.cells])];
+  lines.push(...table(rows, 'lrrr'));
+  const a = v.accuracy;
+  if (a !== null) {
+    const text = a.sentence + (v.header.quantize !== null ? ` (written ${v.header.quantize})` : '');
+    lines.push(a.tone === 'bad' ? c.yellow(text) : c.green(text));
+  }
+  return lines;
 }
 
-function speedRatio(before: number, after: number, c: ChalkInstance): string {
-  if (after <= 0 || before <= 0) return '';
-  return after <= before ? c.green(`${(before / after).toFixed(2)}× faster`) : c.yellow(`${(after / before).toFixed(2)}× slower`);
+/** Gate results; a failed gate is red and marked FAIL so it shows without colour too. */
+function renderGates(gates: GatesView, c: ChalkInstance): string[] {
+  const rows = gates.rows.map((g) => [g.passed ? c.green('PASS') : c.red.bold('FAIL'), g.label, g.value, g.limit]);
+  const lines = table(rows, 'llrl').map((line, i) => (gates.rows[i]?.passed ? line : c.red(line)));
+  return [c.bold('quality gates'), ...lines, gates.passed ? c.green('all gates passed') : c.red.bold(`${gates.failed} of ${gates.total} gate(s) failed`)];
 }

@@ -134,6 +134,7 @@ export const ReportSchema = z
       })
       .nullable(),
     loss: z.string().nullable(),
+    lossFromLogits: z.boolean().optional().describe("Present (true) when the loss reads the model's outputs as logits: softmax (sigmoid for binary cross-entropy) is applied inside the loss and before accuracy, agreement and output error"),
     evaluation: z
       .object({
         original: MetricsSchema,
@@ -190,3 +191,4 @@ export type SizeVariant = z.infer<typeof SizeVariantSchema>;
 export type FlopsReport = z.infer<typeof FlopsSchema>;
 export type GateResult = z.infer<typeof GateSchema>;
 export { MetricsSchema };
+export type SpeedReport = z.infer<typeof SpeedSchema>;

@@ -2,8 +2,8 @@
  * Metrics of a model on held-out samples, and how far its predictions are from a reference model's.
  */
 import { tf } from '../tf.js';
-import type { Dataset } from './dataset.js';
-import { isClassification, meanLoss, type LossKind } from './loss.js';
+import type { Dataset } from '../data/dataset.js';
+import { isClassification, meanLoss, toProbabilities, type Loss } from './loss.js';
 import { labelTensor, predictAll, type InputShapes } from './tensors.js';
 
 /** What one model scored on the held-out samples. */
@@ -17,7 +17,7 @@ export interface Metrics {
   mae?: number;
   /** Classifiers: share of samples with the same predicted class as the original model. */
   agreement?: number;
-  /** ‖p − p_original‖ / ‖p_original‖ over all outputs. */
+  /** ‖p − p_original‖ / ‖p_original‖ over all outputs (probabilities when the outputs are logits). */
   relativeOutputError?: number;
 }
 
@@ -47,29 +47,37 @@ function shareEqual(a: Int32Array, b: Int32Array): number {
 
 /**
  * Metrics of `predictions` (for `ds`); `reference` are the original model's predictions on the same
- * samples, for agreement.
+ * samples, for agreement. The loss reads the outputs as they are (logits for a loss from logits);
+ * classes and the output error are taken from probabilities, so a sigmoid logit is thresholded at 0
+ * and logits that differ by a constant per sample count as the same prediction.
  */
-export function scorePredictions(kind: LossKind, ds: Dataset, predictions: tf.Tensor, reference?: tf.Tensor): Metrics {
+export function scorePredictions(loss: Loss, ds: Dataset, predictions: tf.Tensor, reference?: tf.Tensor): Metrics {
   const metrics: Metrics = {};
-  const classifier = isClassification(kind);
-  if (ds.y !== undefined) {
-    const labels = labelTensor(ds);
-    metrics.loss = meanLoss(kind, labels, predictions);
-    if (classifier) {
-      metrics.accuracy = shareEqual(predictedClasses(predictions), labelClasses(labels));
-    } else {
-      metrics.mse = meanLoss('mse', labels, predictions);
-      metrics.mae = meanLoss('mae', labels, predictions);
+  const classifier = isClassification(loss.kind);
+  const probabilities = toProbabilities(loss, predictions);
+  const referenceProbabilities = reference === undefined ? undefined : toProbabilities(loss, reference);
+  try {
+    if (ds.y !== undefined) {
+      const labels = labelTensor(ds);
+      metrics.loss = meanLoss(loss, labels, predictions);
+      if (classifier) {
+        metrics.accuracy = shareEqual(predictedClasses(probabilities), labelClasses(labels));
+      } else {
+        metrics.mse = meanLoss({ kind: 'mse', fromLogits: false }, labels, predictions);
+        metrics.mae = meanLoss({ kind: 'mae', fromLogits: false }, labels, predictions);
+      }
+      labels.dispose();
     }
-    labels.dispose();
-  }
-  if (reference !== undefined) {
-    if (classifier) metrics.agreement = shareEqual(predictedClasses(predictions), predictedClasses(reference));
-    metrics.relativeOutputError = tf.tidy(() => {
-      const num = predictions.sub(reference).norm().dataSync()[0] as number;
-      const den = reference.norm().dataSync()[0] as number;
-      return den === 0 ? num : num / den;
-    });
+    if (referenceProbabilities !== undefined) {
+      if (classifier) metrics.agreement = shareEqual(predictedClasses(probabilities), predictedClasses(referenceProbabilities));
+      metrics.relativeOutputError = tf.tidy(() => {
+        const num = probabilities.sub(referenceProbabilities).norm().dataSync()[0] as number;
+        const den = referenceProbabilities.norm().dataSync()[0] as number;
+        return den === 0 ? num : num / den;
+      });
+    }
+  } finally {
+    tf.dispose([probabilities, ...(referenceProbabilities !== undefined ? [referenceProbabilities] : [])]);
   }
   return metrics;
 }
@@ -77,11 +85,11 @@ export function scorePredictions(kind: LossKind, ds: Dataset, predictions: tf.Te
 /** Predict on `ds` and score; returns the predictions too (the caller disposes them). */
 export function evaluateModel(
   model: tf.LayersModel,
-  kind: LossKind,
+  loss: Loss,
   ds: Dataset,
   shapes: InputShapes,
   reference?: tf.Tensor,
 ): { metrics: Metrics; predictions: tf.Tensor } {
   const predictions = predictAll(model, ds, shapes);
-  return { metrics: scorePredictions(kind, ds, predictions, reference), predictions };
+  return { metrics: scorePredictions(loss, ds, predictions, reference), predictions };
 }

@@ -2,16 +2,17 @@
  * Fine-tuning: Adam on the training part with our own loop, so that
  * - the batch order is seeded (tfjs's fit shuffles with Math.random),
  * - the loss can mix labels with the original model's outputs (distillation),
- * - only some weights can be trained (the factor layers),
+ * - only some layers can be trained (the factor layers), the others keeping all their weights,
  * - the learning rate can follow a schedule, and
- * - the best epoch by validation loss is the one kept.
+ * - the best epoch by validation loss is the one kept, every variable of it.
  * Emits typed progress events and never prints.
  */
 import { tf } from '../tf.js';
-import type { Dataset } from './dataset.js';
+import { siteKey } from '../graph/topology.js';
+import type { Dataset } from '../data/dataset.js';
 import { objectiveLoss, type Objective } from './loss.js';
-import { createRng } from './random.js';
-import { memorySource, type BatchSource } from './stream.js';
+import { createRng } from '../data/random.js';
+import { memorySource, type BatchSource } from '../data/stream.js';
 import { featureTensors, labelTensor, modelInput, predictAll, type InputShapes } from './tensors.js';
 
 export type LearningRateSchedule = 'constant' | 'cosine' | 'linear';
@@ -28,7 +29,7 @@ export interface FineTuneOptions {
   teacher?: tf.LayersModel;
   /** The teacher's outputs on the validation samples (computed once by the caller). */
   validationTeacher?: tf.Tensor;
-  /** Names of the layers to train; all trainable layers when omitted. */
+  /** Paths of the layers to train (`outer/inner` inside a nested model); all trainable layers when omitted. */
   trainLayers?: ReadonlySet<string>;
   /** Stop after this many epochs without a better validation loss. */
   patience?: number;
@@ -71,27 +72,61 @@ export function learningRateAt(base: number, step: number, total: number, schedu
   return base;
 }
 
-/** Train `model` in place and leave it holding the best epoch's weights. */
+/**
+ * Train `model` in place and leave it holding the best epoch's weights: every variable of that epoch,
+ * BatchNormalization's moving statistics included, not only the trained ones.
+ */
 export async function fineTune(model: tf.LayersModel, train: Dataset | BatchSource, validation: Dataset | undefined, options: FineTuneOptions): Promise<FineTuneResult> {
+  const { trained, frozen } = chooseLayers(model, options.trainLayers);
   const optimizer = tf.train.adam(options.learningRate);
+  const restoreCalls = runInInferenceMode(frozen);
   try {
-    return await trainEpochs(model, 'batches' in train ? train : memorySource(train), validation, options, optimizer);
+    return await trainEpochs(model, 'batches' in train ? train : memorySource(train), validation, options, optimizer, trained);
   } finally {
+    restoreCalls();
     optimizer.dispose();
   }
 }
 
-/** The trainable variables of the chosen layers (nested models included). */
-function trainableVariables(model: tf.LayersModel, only: ReadonlySet<string> | undefined): tf.LayerVariable[] {
-  const out: tf.LayerVariable[] = [];
-  const visit = (container: tf.LayersModel): void => {
+/**
+ * Split the model's layers (nested models included) into those that train and those that keep their
+ * weights. Layers are chosen by path (`outer/inner`), never by bare name: a nested model may hold a
+ * layer of the same name. A chosen layer marked `trainable: false` keeps its weights too.
+ */
+function chooseLayers(model: tf.LayersModel, only: ReadonlySet<string> | undefined): { trained: tf.LayerVariable[]; frozen: tf.layers.Layer[] } {
+  const trained: tf.LayerVariable[] = [];
+  const frozen: tf.layers.Layer[] = [];
+  const visit = (container: tf.LayersModel, prefix: readonly string[]): void => {
     for (const layer of container.layers) {
-      if (layer instanceof tf.LayersModel) visit(layer);
-      else if (only === undefined || only.has(layer.name)) out.push(...layer.trainableWeights);
+      const path = [...prefix, layer.name];
+      if (layer instanceof tf.LayersModel) visit(layer, path);
+      else if ((only === undefined || only.has(siteKey(path))) && layer.trainableWeights.length > 0) trained.push(...layer.trainableWeights);
+      else if (layer.weights.length > 0) frozen.push(layer);
     }
   };
-  visit(model);
-  return out;
+  visit(model, []);
+  return { trained, frozen };
+}
+
+/**
+ * Make each layer run as in inference whatever the `training` flag, until the returned function puts
+ * it back. A frozen layer must keep ALL its weights, and tfjs's BatchNormalization in training mode
+ * normalizes by the batch and writes its moving mean and variance whatever its `trainable` flag
+ * (tfjs-layers normalization.ts, `call`: `doMovingAverage` runs whenever `training` is true). In
+ * inference mode it only reads them, as Keras runs a frozen BatchNormalization. tfjs passes the flag
+ * to each layer's `call`, so that is where it is overridden, per instance.
+ */
+function runInInferenceMode(layers: readonly tf.layers.Layer[]): () => void {
+  const restores = layers.map((layer) => {
+    const own = Object.prototype.hasOwnProperty.call(layer, 'call');
+    const original = layer.call;
+    layer.call = (inputs, kwargs) => original.call(layer, inputs, { ...kwargs, training: false });
+    return () => {
+      if (own) layer.call = original;
+      else Reflect.deleteProperty(layer, 'call');
+    };
+  });
+  return () => restores.forEach((restore) => restore());
 }
 
 async function trainEpochs(
@@ -100,13 +135,16 @@ async function trainEpochs(
   validation: Dataset | undefined,
   options: FineTuneOptions,
   optimizer: tf.Optimizer,
+  layerVariables: readonly tf.LayerVariable[],
 ): Promise<FineTuneResult> {
   const { epochs, batchSize, shapes, objective } = options;
   const rng = createRng(options.seed);
   const batches = Math.ceil(train.count / batchSize);
   const totalSteps = epochs * batches;
-  const layerVariables = trainableVariables(model, options.trainLayers);
   const variables = layerVariables.map((w) => w.read() as tf.Variable);
+  // The best epoch is kept whole: every variable, trained or not (BatchNormalization statistics move
+  // under --train all), so that no epoch's weights end up paired with another's statistics.
+  const state = model.weights.map((w) => w.read() as tf.Variable);
   const constrained = layerVariables.filter((w) => w.constraint != null);
   // The optimizer reads its rate at every step; tfjs keeps the field protected, so it is set directly.
   const rate = optimizer as unknown as { learningRate: number };
@@ -126,7 +164,7 @@ async function trainEpochs(
   const initialValidationLoss = validate();
   let bestLoss = initialValidationLoss ?? Infinity;
   let bestEpoch = 0;
-  let bestWeights: tf.Tensor[] | undefined = initialValidationLoss === undefined ? undefined : variables.map((v) => v.clone());
+  let bestWeights: tf.Tensor[] | undefined = initialValidationLoss === undefined ? undefined : state.map((v) => v.clone());
   const history: EpochRecord[] = [];
   let stoppedEarly = false;
   let step = 0;
@@ -190,7 +228,7 @@ async function trainEpochs(
           bestLoss = validationLoss;
           bestEpoch = epoch;
           tf.dispose(bestWeights);
-          bestWeights = variables.map((v) => v.clone());
+          bestWeights = state.map((v) => v.clone());
         }
       } else {
         bestEpoch = epoch;
@@ -203,7 +241,7 @@ async function trainEpochs(
       }
     }
     // Keep the best epoch, not the last one.
-    if (bestWeights !== undefined && bestEpoch !== history.length) variables.forEach((v, i) => v.assign(bestWeights![i] as tf.Tensor));
+    if (bestWeights !== undefined && bestEpoch !== history.length) state.forEach((v, i) => v.assign(bestWeights![i] as tf.Tensor));
   } finally {
     tf.dispose(bestWeights);
   }

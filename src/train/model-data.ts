@@ -4,7 +4,7 @@
  */
 import { DatasetError } from '../errors.js';
 import type { tf } from '../tf.js';
-import { readDataset, type Dataset, type ReadDatasetOptions } from './dataset.js';
+import { readDataset, type Dataset, type ReadDatasetOptions } from '../data/dataset.js';
 import type { LossKind } from './loss.js';
 import { featureSize, type InputShapes } from './tensors.js';
 

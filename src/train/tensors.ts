@@ -4,7 +4,7 @@
  */
 import { tf } from '../tf.js';
 import { DatasetError, UsageError } from '../errors.js';
-import type { Dataset } from './dataset.js';
+import type { Dataset } from '../data/dataset.js';
 
 /** The shape of each model input without the batch dimension. */
 export type InputShapes = ReadonlyArray<readonly number[]>;

@@ -129,7 +129,8 @@ describe('lowrank compress refuses bad input with exit 2 and writes nothing', ()
     ['a rank that saves nothing', () => ['compress', model, '--rank', '200', '--epochs', '0'], /no layer would get smaller at --rank 200; the largest rank that would help is 85/],
     ['a layer the model does not have', () => ['compress', model, '--rank', 'dense_9=4', '--epochs', '0'], /"dense_9".*dense_1, dense_2, dense_3/],
     ['a negative epoch count', () => ['compress', model, '--rank', '4', '--epochs', '-1'], /--epochs must be at least 0/],
-    ['fine-tuning without data', () => ['compress', model, '--rank', '4'], /needs --data/],
+    ['fine-tuning epochs without data', () => ['compress', model, '--rank', '4', '--epochs', '2'], /--epochs 2 fine-tunes, which needs --data/],
+    ['an accuracy gate without data', () => ['compress', model, '--rank', '4', '--max-accuracy-drop', '1'], /--max-accuracy-drop needs accuracy, which needs --data/],
     ['an unknown option', () => ['compress', model, '--rank', '4', '--forse'], /unknown option '--forse'.*--force/],
     ['an unknown command', () => ['comprss', model], /unknown command 'comprss'.*compress/],
     ['a dataset of the wrong width', () => ['compress', model, '--rank', '4', '--data', path.join(tmp, 'narrow.csv')], /narrow\.csv: line 1: row has 63 features, the model expects 64/],
@@ -164,6 +165,19 @@ describe('lowrank compress refuses bad input with exit 2 and writes nothing', ()
     assert.match(r.stdout, /dense_1\s+Dense\s+64×256\s+51\s+16\s+16,640 →\s+5,376/);
     assert.match(r.stdout, /nothing written/);
     assert.equal(existsSync(out), false);
+  });
+
+  it('a dry run reads none of the data: a dataset that would be refused still plans', async () => {
+    const out = path.join(tmp, 'dry-data');
+    const r = await runCli('compress', model, '--rank', '16', '--dry-run', '--data', path.join(tmp, 'bad-cell.csv'), '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /dense_1\s+Dense\s+64×256\s+51\s+16/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('a dry run still names a dataset that does not exist', async () => {
+    const r = await runCli('compress', model, '--rank', '16', '--dry-run', '--data', path.join(tmp, 'nope.csv'));
+    assertRefused(r, /nope\.csv: no such file/);
   });
 
   it('`lowrank report` on a folder without report.json is exit 2', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { FIXTURES, ROOT, useTempDirAndLeakCheck } from '../helpers.js';
 
 const run = promisify(execFile);

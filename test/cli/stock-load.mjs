@@ -1,5 +1,6 @@
 // Loads a model folder with plain @tensorflow/tfjs and a file-reading IO handler: no lowrank code.
-// Prints JSON {accuracy, predictions} for the CSV given (label last, header row).
+// Prints JSON {accuracy, classes, predictions, probabilities} for the CSV given (label last, header
+// row); probabilities are the first output's float32 values, row-major, exact as JSON numbers.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -31,6 +32,8 @@ const inputs = model.inputs.map((input) => {
   offset += size;
   return tf.tensor(part.flat(), [rows.length, ...shape]);
 });
-const predicted = model.predict(inputs.length === 1 ? inputs[0] : inputs).argMax(-1).arraySync();
+const output = model.predict(inputs.length === 1 ? inputs[0] : inputs);
+const predicted = output.argMax(-1).arraySync();
 const correct = predicted.filter((p, i) => p === rows[i].at(-1)).length;
-process.stdout.write(JSON.stringify({ accuracy: correct / rows.length, classes: model.layers.map((l) => l.getClassName()), predictions: predicted }));
+const probabilities = Array.from(output.dataSync());
+process.stdout.write(JSON.stringify({ accuracy: correct / rows.length, classes: model.layers.map((l) => l.getClassName()), predictions: predicted, probabilities }));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DIGITS_MLP, makeTempDir, removeTempDir, runCli } from '../helpers.js';
-import { DIGITS_DIR, expectRefused } from './harness.js';
+import { DIGITS_CSV_HEADER, DIGITS_DIR, expectRefused } from './harness.js';
 
 let tmp = '';
 before(async () => {
@@ -18,13 +18,13 @@ after(async () => {
   await removeTempDir(tmp);
 });
 
-const header = `${Array.from({ length: 64 }, (_, i) => `p${i}`).join(',')},label`;
+const header = DIGITS_CSV_HEADER;
 const row = (label: number | string, fill = 1): string => `${Array(64).fill(fill).join(',')},${label}`;
 const rows = (n: number): string[] => Array.from({ length: n }, (_, i) => row(i % 10, i % 16));
 
-/** A .npy file: header for `shape` (float32), then `dataBytes` bytes of data. */
-function npy(shape: number[], dataBytes: number): Buffer {
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+/** A .npy file: header for `shape` (float32 unless `descr` says otherwise), then `dataBytes` bytes of data. */
+function npy(shape: number[], dataBytes: number, descr = '<f4'): Buffer {
+  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const total = 10 + dict.length + 1;
   const padded = dict + ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const head = Buffer.alloc(10);
@@ -35,10 +35,20 @@ function npy(shape: number[], dataBytes: number): Buffer {
   return Buffer.concat([head, Buffer.from(padded, 'latin1'), Buffer.alloc(dataBytes)]);
 }
 
+/** A float64 .npy file holding `values` with `shape`. */
+function npyFloat64(shape: number[], values: readonly number[]): Buffer {
+  const head = npy(shape, 0, '<f8');
+  return Buffer.concat([head, Buffer.from(Float64Array.from(values).buffer)]);
+}
+
+/** 64 features per row for `n` rows, 1e39 (finite as float64, Infinity as float32) at row `bad`, column 5. */
+const bigFeatures = (n: number, bad: number): number[] => Array.from({ length: n * 64 }, (_, i) => (i === bad * 64 + 5 ? 1e39 : i % 16));
+const record = (x: number[], y: number): string => JSON.stringify({ x, y });
+
 interface Case {
   name: string;
-  /** Write the dataset under `root`; return the --data path (and extra args). */
-  make: (root: string) => Promise<{ data: string; args?: string[] }>;
+  /** Write the dataset under `root`; return the --data path (and extra args, and the file the error names when not --data). */
+  make: (root: string) => Promise<{ data: string; args?: string[]; mention?: string }>;
   problem: RegExp;
 }
 
@@ -69,6 +79,22 @@ const cases: Case[] = [
     },
     problem: /images\/[01]\/\w+\.png: cannot decode image: not a supported image/,
   },
+  { name: 'a CSV cell beyond float32\'s range', make: file('big.csv', [header, ...rows(3), row(2).replace(/^1,/, '1e39,'), ...rows(3)].join('\n')), problem: /line 5, column 1: 1e39 exceeds float32's range \(±3\.4e38\)/ },
+  { name: 'a CSV label beyond float32\'s range', make: file('big-label.csv', [header, ...rows(3), row('-4e38'), ...rows(3)].join('\n')), problem: /line 5, column 65: -4e38 exceeds float32's range/ },
+  { name: 'a JSONL value beyond float32\'s range', make: file('big.jsonl', [0, 1, 2].map((i) => record(bigFeatures(1, i === 2 ? 0 : -1), i)).join('\n')), problem: /line 3: x\[5\]: 1e\+39 exceeds float32's range/ },
+  { name: 'a JSON value beyond float32\'s range', make: file('big.json', `[${[0, 1, 2].map((i) => record(bigFeatures(1, i === 1 ? 0 : -1), i)).join(',')}]`), problem: /\[1\]\.x\[5\]: 1e\+39 exceeds float32's range/ },
+  { name: 'a float64 .npy value beyond float32\'s range', make: file('big.npy', npyFloat64([4, 64], bigFeatures(4, 2))), problem: /element \[2, 5\]: 1e\+39 exceeds float32's range/ },
+  {
+    name: 'a float64 .npy label beyond float32\'s range',
+    make: async (root) => {
+      const data = path.join(root, 'in', 'x.npy');
+      const labels = path.join(root, 'in', 'big-labels.npy');
+      await writeFile(data, npyFloat64([4, 64], bigFeatures(4, -1)));
+      await writeFile(labels, npyFloat64([4], [1, 2, 3e39, 4]));
+      return { data, args: ['--labels', labels], mention: labels };
+    },
+    problem: /element \[2\]: 3e\+39 exceeds float32's range/,
+  },
   { name: 'a JSONL record with a bad line', make: file('bad.jsonl', `{"x": [${Array(64).fill(0).join(',')}], "y": 1}\n{"x": [1, 2,\n`), problem: /line 2/ },
 ];
 
@@ -78,8 +104,8 @@ describe('hostile datasets are refused with exit 2 and nothing written', { concu
     it(c.name, async () => {
       const root = path.join(tmp, `case-${i}`);
       await mkdir(path.join(root, 'in'), { recursive: true });
-      const { data, args = [] } = await c.make(root);
-      await expectRefused(root, [path.join(root, 'in'), DIGITS_DIR], ['compress', DIGITS_MLP, '--rank', '4', '--epochs', '1', '--data', data, ...args, '--out', path.join(root, 'out')], data, c.problem);
+      const { data, args = [], mention = data } = await c.make(root);
+      await expectRefused(root, [path.join(root, 'in'), DIGITS_DIR], ['compress', DIGITS_MLP, '--rank', '4', '--epochs', '1', '--data', data, ...args, '--out', path.join(root, 'out')], mention, c.problem);
     });
   });
 });

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { FIXTURES, runCli, type CliResult } from '../helpers.js';
 
 export const DIGITS_DIR = path.join(FIXTURES, 'digits-mlp');
+/** A CSV header for the digits model: 64 feature columns, then the label. */
+export const DIGITS_CSV_HEADER = `${Array.from({ length: 64 }, (_, i) => `p${i}`).join(',')},label`;
 export const SHARD = 'group1-shard1of1.bin';
 
 /** model.json of the digits fixture as a plain object (a fresh copy each call). */

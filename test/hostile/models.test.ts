@@ -138,7 +138,7 @@ describe('hostile model folders are refused with exit 2 and nothing written', { 
       const dir = await copyDigits(root);
       await c.mutate(dir, root);
       const model = path.join(dir, 'model.json');
-      await expectRefused(root, [dir], ['compress', model, '--rank', '4', '--epochs', '0', '--out', path.join(root, 'out'), ...(c.extra ?? [])], c.mention ?? model, c.problem);
+      await expectRefused(root, [dir], ['compress', model, '--rank', '4', '--out', path.join(root, 'out'), ...(c.extra ?? [])], c.mention ?? model, c.problem);
       await rm(root, { recursive: true, force: true });
     });
   });

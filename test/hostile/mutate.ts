@@ -7,7 +7,7 @@ import path from 'node:path';
 import { LowrankError } from '../../src/errors.js';
 import { readModel, toLayersModel } from '../../src/io/index.js';
 import { checkFinite } from '../../src/io/load.js';
-import { createRng, type Rng } from '../../src/train/random.js';
+import { createRng, type Rng } from '../../src/data/random.js';
 import { SHARD } from './harness.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

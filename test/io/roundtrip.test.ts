@@ -122,8 +122,11 @@ describe('loadModel → saveModel → loadModel', () => {
     assert.equal(maxAbsDiff(predict(second.model, x), predict(first.model, x)), 0);
   });
 
-  it('refuses to write into a non-empty folder unless forced', async () => {
+  it('refuses to write into a non-empty folder, and --force replaces only a lowrank output (with its report.json)', async () => {
     await assert.rejects(saveModel(first.model, dir), (err: unknown) => err instanceof OutputExistsError && err.code === 'OUTPUT_EXISTS');
+    // A bare model folder is not a lowrank output: it may be someone's input, so force does not replace it.
+    await assert.rejects(saveModel(first.model, dir, { force: true }), (err: unknown) => err instanceof OutputExistsError && /not a lowrank output/.test(err.message));
+    await writeFile(path.join(dir, 'report.json'), JSON.stringify({ tool: { name: 'lowrank' } }));
     await saveModel(first.model, dir, { force: true });
     assert.deepEqual((await readdir(dir)).sort(), ['group1-shard1of1.bin', 'model.json']);
     // No temporary folders are left beside the target.

@@ -11,12 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { energyKept, relativeError, svd } from '../../src/factorize/svd.js';
 import { maxUsefulRank } from '../../src/factorize/plan.js';
-import { downsample, renderHtml } from '../../src/report/render-html.js';
-import type { CompressionReport, LayerReport } from '../../src/report/schema.js';
-import { createRng } from '../../src/train/random.js';
+import { downsample } from '../../src/report/html/charts.js';
+import { renderHtml } from '../../src/report/html/page.js';
+import { SafeHtml, html, join } from '../../src/report/html/template.js';
+import { ReportSchema, type CompressionReport, type LayerReport } from '../../src/report/schema.js';
+import { createRng } from '../../src/data/random.js';
 
 const runFile = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -62,8 +64,8 @@ function layer(name: string, m: number, n: number, rank: number | null, s: numbe
 }
 
 /**
- * A report as compress() writes it for the digits MLP at rank 16 (numbers from a real run), with the
- * fields the size/FLOPs/gates work adds. Those fields are not in every schema version, hence the cast.
+ * A report as compress() writes it for the digits MLP at rank 16 (numbers from a real run), with
+ * sizes, FLOPs and gates. The cast: the size variants are built with plain-string names.
  */
 function digitsReport(layers: LayerReport[] = [layer('dense_1', 64, 256, 16, spectrum(64, 256, 1)), layer('dense_2', 256, 128, 16, spectrum(256, 128, 2)), layer('dense_3', 128, 10, 16, spectrum(128, 10, 3))]): CompressionReport {
   const metrics = { original: { loss: 0.0423, accuracy: 0.9861 }, factorized: { loss: 1.261, accuracy: 0.5432, agreement: 0.5404, relativeOutputError: 0.787 }, fineTuned: { loss: 0.0829, accuracy: 0.9777, agreement: 0.9805, relativeOutputError: 0.154 } };
@@ -139,18 +141,19 @@ describe('renderHtml', () => {
     assert.match(html, /3\.93×<small> fewer<\/small>/, 'parameters ratio in the summary');
     assert.match(html, /98\.61% → 97\.77%/, 'accuracy before → after');
     assert.match(html, /Low rank and quantization/, 'the sizes table when the report has one');
-    assert.match(html, /lowrank\+float16/);
+    assert.match(html, /low-rank\+float16/, 'variants named as text and Markdown name them');
     assert.match(html, /Quality gates <span class="badge good">all passed<\/span>/);
-    assert.match(html, /FLOPs \/ sample/);
+    assert.match(html, /FLOPs per sample/);
     assertOnlyOwnTags(html);
     assertNoNetwork(html);
   });
 
-  it('renders a report without the optional sizes, flops and gates', () => {
-    const full = digitsReport() as unknown as Record<string, unknown>;
-    const { sizes: _s, flops: _f, gates: _g, ...rest } = full;
-    const html = renderHtml({ ...rest, evaluation: null, data: null, training: null, speed: [] } as unknown as CompressionReport);
-    assert.doesNotMatch(html, /Quality gates|Low rank and quantization|FLOPs/);
+  it('renders a report without data, gates, size variants or latency', () => {
+    const { gates: _g, ...rest } = digitsReport();
+    const report = ReportSchema.parse({ ...rest, evaluation: null, data: null, training: null, loss: null, sizes: [], speed: [] });
+    const html = renderHtml(report);
+    assert.doesNotMatch(html, /Quality gates|Low rank and quantization|Predict, batch|class="metric-chart"/);
+    assert.match(html, /Accuracy not measured: no --data was given/);
     assert.equal(countOf(html, '<svg class="spectrum"'), 3);
     assertOnlyOwnTags(html);
   });
@@ -161,7 +164,8 @@ describe('renderHtml', () => {
     const html = renderHtml(report as unknown as CompressionReport);
     assert.match(html, /<tr class="fail"><td><code>--max-accuracy-drop<\/code>/);
     assert.match(html, /<span class="badge bad">1 failed<\/span>/);
-    assert.match(html, /1 of 1 quality gate failed/, 'said in the verdict at the top');
+    assert.match(html, /1 of 1 quality gate\(s\) failed/, 'said in the verdict at the top, as Markdown says it');
+    assert.match(html, /<td class="num">≤ 0\.5 points<\/td><td class="num"><strong>0\.84 points<\/strong>/, 'the gate worded as text and Markdown word it');
   });
 
   it('escapes every string from the report', () => {
@@ -190,6 +194,21 @@ describe('renderHtml', () => {
     assert.equal(countOf(html, 'class="rank-marker"'), 20);
     assert.ok(html.length < 200_000, `${html.length} bytes`);
     assert.match(html, /drawn from the smallest and largest value of each of 80 equal index ranges/);
+  });
+});
+
+describe('the html template', () => {
+  it('escapes interpolated strings, in content and attributes, and passes safe fragments through', () => {
+    const name = `<img src=x onerror="alert('1')">&`;
+    const cell = html`<td title="${name}">${name}</td>`;
+    assert.ok(cell instanceof SafeHtml);
+    assert.equal(cell.toString(), '<td title="&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;">&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;</td>');
+    assert.equal(html`<tr>${cell}</tr>`.toString(), `<tr>${cell.toString()}</tr>`, 'a fragment is not escaped twice');
+  });
+
+  it('renders arrays in order, numbers as they are, and nothing for null, undefined and false', () => {
+    assert.equal(html`${[1, '<', html`<b>2</b>`]}|${null}${undefined}${false}|${0}`.toString(), '1&lt;<b>2</b>||0');
+    assert.equal(join(['a&b', html`<i>c</i>`], html`<br>`).toString(), 'a&amp;b<br><i>c</i>');
   });
 });
 

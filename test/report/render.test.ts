@@ -117,3 +117,27 @@ describe('lowrank report --compare', () => {
     }
   });
 });
+
+describe('every renderer shows the written model\'s accuracy', () => {
+  it('under --quantize, text, Markdown, HTML and the gates agree on the quantized variant\'s accuracy', async () => {
+    const { renderMarkdown } = await import('../../src/report/render-markdown.js');
+    const { renderHtml } = await import('../../src/report/html/page.js');
+    const report = ReportSchema.parse(JSON.parse(await readFile(fixture, 'utf8')));
+    // The written variant (low-rank+uint8) measured 95.00%, the float fine-tuned model 97.77%.
+    const quantized: CompressionReport = {
+      ...report,
+      options: { ...report.options, quantize: 'uint8' },
+      sizes: report.sizes.map((s) => (s.variant === 'lowrank+uint8' && s.metrics ? { ...s, metrics: { ...s.metrics, accuracy: 0.95 } } : s)),
+    };
+    const drop = ((report.evaluation?.original.accuracy ?? 0) - 0.95) * 100;
+    const gate = evaluateGates(quantized, { maxAccuracyDrop: 1 })[0];
+    assert.ok(gate !== undefined && Math.abs(gate.value - drop) < 1e-9);
+    const text = renderText(quantized, new Chalk({ level: 0 }));
+    assert.match(text, new RegExp(`accuracy ${drop.toFixed(2)} points below the original`));
+    assert.match(renderMarkdown(quantized), new RegExp(`accuracy 98\\.61% → 95\\.00%`));
+    const html = renderHtml(quantized);
+    assert.match(html, /98\.61% → 95\.00%/);
+    assert.match(html, new RegExp(`accuracy <strong>${drop.toFixed(2)} points</strong> below`));
+    assert.doesNotMatch(html, /98\.61% → 97\.78%/);
+  });
+});

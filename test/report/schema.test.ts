@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { ReportFormatError } from '../../src/errors.js';
 import { reportJsonSchemaText } from '../../src/report/json-schema.js';
 import { readReport } from '../../src/report/read.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compress } from '../../src/compress.js';
+import { compress } from '../../src/compress/index.js';
 import { loadModel } from '../../src/io/index.js';
 import { initBackend, tf } from '../../src/tf.js';
 

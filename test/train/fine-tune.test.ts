@@ -4,10 +4,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { compress } from '../../src/compress.js';
-import { learningRateAt } from '../../src/train/fine-tune.js';
+import { compress } from '../../src/compress/index.js';
+import { fineTune, learningRateAt } from '../../src/train/fine-tune.js';
+import { readDataset, type Dataset } from '../../src/data/dataset.js';
+import { memorySource, type BatchSource } from '../../src/data/stream.js';
 import { readModel } from '../../src/io/load.js';
-import { DIGITS_MLP, DIGITS_TEST, DIGITS_TRAIN, useTempDirAndLeakCheck } from '../helpers.js';
+import { saveModel } from '../../src/io/index.js';
+import { chosen } from '../../src/factorize/index.js';
+import { tf } from '../../src/tf.js';
+import { DIGITS_MLP, DIGITS_TEST, DIGITS_TRAIN, randomFloat32, setWeightValues, useTempDirAndLeakCheck } from '../helpers.js';
 import { writeFile, readFile } from 'node:fs/promises';
 
 const tempDir = useTempDirAndLeakCheck();
@@ -56,6 +61,42 @@ describe('fine-tuning through compress()', () => {
     assert.ok(factor);
   });
 
+  it('with --train factors matches layers by full path: a same-named layer in a nested model keeps its weights', async () => {
+    // Top-level Dense "proj" is factorized; the nested model "block" holds a LayerNormalization also
+    // named "proj" (its weights are proj/gamma and proj/beta, so the two layers' weights do not clash).
+    const blockIn = tf.input({ shape: [32], name: 'block_in' });
+    const block = tf.model({ inputs: blockIn, outputs: tf.layers.layerNormalization({ name: 'proj' }).apply(blockIn) as tf.SymbolicTensor, name: 'block' });
+    const x = tf.input({ shape: [64], name: 'pixels' });
+    const hidden = tf.layers.dense({ name: 'proj', units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(x) as tf.SymbolicTensor;
+    const normed = block.apply(hidden) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ name: 'head', units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }).apply(normed) as tf.SymbolicTensor;
+    const built = tf.model({ inputs: x, outputs: out, name: 'nested_names' });
+    const norm = block.getLayer('proj');
+    setWeightValues(norm, [randomFloat32(32, 7, 0.3).map((v) => 1 + v), randomFloat32(32, 8, 0.3)]);
+    const dir = path.join(tempDir(), 'nested-names');
+    await saveModel(built, dir);
+    built.dispose();
+
+    const out2 = path.join(tempDir(), 'nested-names-out');
+    const { report, plan } = await compress({ model: path.join(dir, 'model.json'), rank: 'proj=8', data: DIGITS_TRAIN, epochs: 2, learningRate: 0.01, train: 'factors', out: out2 });
+    assert.deepEqual(chosen(plan).map((e) => e.name), ['proj']);
+    assert.equal(report?.training?.epochs.length, 2);
+    const before = await readModel(path.join(dir, 'model.json'));
+    const after = await readModel(path.join(out2, 'model.json'));
+    for (const name of ['proj/gamma', 'proj/beta', 'head/kernel', 'head/bias']) {
+      const a = before.weights.find((w) => w.entry.name === name);
+      const b = after.weights.find((w) => w.entry.name === name);
+      assert.ok(a && b, `${name} present`);
+      assert.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), `${name} unchanged`);
+    }
+    // The factors did train: the second factor differs from what plain truncation gives.
+    const untrained = path.join(tempDir(), 'nested-names-untrained');
+    await compress({ model: path.join(dir, 'model.json'), rank: 'proj=8', epochs: 0, out: untrained });
+    const trainedKernel = after.weights.find((w) => w.entry.name === 'proj/kernel');
+    const truncatedKernel = (await readModel(path.join(untrained, 'model.json'))).weights.find((w) => w.entry.name === 'proj/kernel');
+    assert.ok(trainedKernel && truncatedKernel && !Buffer.from(trainedKernel.bytes).equals(Buffer.from(truncatedKernel.bytes)), 'the factor proj trained');
+  });
+
   it('distils without labels and recovers accuracy close to labelled fine-tuning', async () => {
     const lines = (await readFile(DIGITS_TRAIN, 'utf8')).trim().split('\n');
     const unlabelled = path.join(tempDir(), 'unlabelled.csv');
@@ -79,5 +120,98 @@ describe('fine-tuning through compress()', () => {
       compress({ model: DIGITS_MLP, rank: '16', data: unlabelled, label: 'none', distill: 0.5, epochs: 1, out: path.join(tempDir(), 'mix') }),
       /--distill 0\.5 mixes in a label loss, but .*unlabelled-test\.csv has no labels/,
     );
+  });
+});
+
+/**
+ * A small digits classifier with a BatchNormalization between two Dense layers, its BN weights set to
+ * seeded values far from the defaults (so that a change to any of them shows).
+ */
+function buildBatchNormModel(): tf.LayersModel {
+  const model = tf.sequential({ name: 'digits_bn' });
+  model.add(tf.layers.dense({ name: 'dense_1', inputShape: [64], units: 48, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }) }));
+  model.add(tf.layers.batchNormalization({ name: 'bn' }));
+  model.add(tf.layers.dense({ name: 'dense_2', units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }) }));
+  const abs = (v: Float32Array): Float32Array => v.map(Math.abs);
+  setWeightValues(model.getLayer('bn'), [
+    randomFloat32(48, 13, 0.2).map((v) => 1 + v), // gamma
+    randomFloat32(48, 14, 0.2), // beta
+    abs(randomFloat32(48, 15, 3)), // moving_mean: relu outputs are >= 0
+    abs(randomFloat32(48, 16, 4)).map((v) => 1 + v), // moving_variance
+  ]);
+  return model;
+}
+
+/** Every variable's values, by weight name (the model's full state). */
+function snapshot(model: tf.LayersModel): Map<string, Float32Array> {
+  return new Map(model.weights.map((w) => [w.originalName, Float32Array.from(w.read().dataSync())]));
+}
+
+const BN_WEIGHTS = ['bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance'];
+
+describe('BatchNormalization while fine-tuning', () => {
+  it('--train factors leaves BatchNormalization (statistics included) and every other non-factor weight bit-identical', async () => {
+    const dir = path.join(tempDir(), 'bn-model');
+    const built = buildBatchNormModel();
+    await saveModel(built, dir);
+    built.dispose();
+    const out = path.join(tempDir(), 'bn-factors');
+    const { report } = await compress({ model: path.join(dir, 'model.json'), rank: 'dense_1=8', data: DIGITS_TRAIN, epochs: 2, learningRate: 0.01, train: 'factors', out });
+    assert.equal(report?.training?.epochs.length, 2);
+    const before = await readModel(path.join(dir, 'model.json'));
+    const after = await readModel(path.join(out, 'model.json'));
+    for (const name of [...BN_WEIGHTS, 'dense_2/kernel', 'dense_2/bias']) {
+      const a = before.weights.find((w) => w.entry.name === name);
+      const b = after.weights.find((w) => w.entry.name === name);
+      assert.ok(a && b, `${name} present`);
+      assert.ok(Buffer.from(a.bytes).equals(Buffer.from(b.bytes)), `${name} unchanged`);
+    }
+    assert.deepEqual(after.weights.map((w) => w.entry.name).sort(), [...BN_WEIGHTS, 'dense_1/bias', 'dense_1/kernel', 'dense_1_lowrank/kernel', 'dense_2/bias', 'dense_2/kernel'].sort());
+  });
+
+  it('--train all keeps the best epoch whole: its moving statistics with its weights, not the last epoch\'s', async () => {
+    const train = await readDataset(DIGITS_TRAIN);
+    const validation = await readDataset(DIGITS_TEST);
+    // Epoch 1 learns the true labels; later epochs learn labels shifted by one class, so the
+    // validation loss rises after epoch 1 and the best epoch is neither the start nor the last.
+    const shifted: Dataset = { ...train, y: (train.y as Float32Array).map((v) => (v + 1) % 10) };
+    let epoch = 0;
+    const source: BatchSource = {
+      ...memorySource(train),
+      batches: (batchSize, rng) => {
+        epoch++;
+        return memorySource(epoch === 1 ? train : shifted).batches(batchSize, rng);
+      },
+    };
+    const model = buildBatchNormModel();
+    try {
+      const states = new Map<number, Map<string, Float32Array>>([[0, snapshot(model)]]);
+      const result = await fineTune(model, source, validation, {
+        objective: { kind: 'sparse-categorical-crossentropy', fromLogits: false, distill: 0, temperature: 1 },
+        epochs: 3,
+        batchSize: 32,
+        learningRate: 0.01,
+        seed: 1,
+        shapes: [[64]],
+        onEvent: (e) => {
+          if (e.status === 'epoch') states.set(e.epoch, snapshot(model));
+        },
+      });
+      assert.equal(result.history.length, 3);
+      assert.ok(result.bestEpoch > 0 && result.bestEpoch < result.history.length, `setup: best epoch ${result.bestEpoch} is neither the start nor the last`);
+      const best = states.get(result.bestEpoch) as Map<string, Float32Array>;
+      const last = states.get(result.history.length) as Map<string, Float32Array>;
+      // Under --train all the statistics move from epoch to epoch (else this test would prove nothing).
+      for (const name of ['bn/moving_mean', 'bn/moving_variance']) {
+        assert.ok(!Buffer.from((best.get(name) as Float32Array).buffer).equals(Buffer.from((last.get(name) as Float32Array).buffer)), `${name} moved after the best epoch`);
+      }
+      const now = snapshot(model);
+      assert.deepEqual([...now.keys()].sort(), [...best.keys()].sort());
+      for (const [name, values] of now) {
+        assert.ok(Buffer.from(values.buffer).equals(Buffer.from((best.get(name) as Float32Array).buffer)), `${name} is the best epoch's`);
+      }
+    } finally {
+      model.dispose();
+    }
   });
 });

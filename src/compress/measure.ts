@@ -1,0 +1,112 @@
+/**
+ * Measure what needs no labels: the output's files, predict latency of both models, the size table
+ * (each variant written in memory, reloaded and, with data, evaluated) and FLOPs per sample.
+ */
+import { ModelFormatError } from '../errors.js';
+import type { FactorizedModel } from '../factorize/index.js';
+import { buildModelFiles, modelFiles, type ModelFiles, type ModelJson, type StoredWeight } from '../io/index.js';
+import { countFlops } from '../measure/flops.js';
+import { measureBytes, medianPredictMs } from '../measure/latency.js';
+import { measureVariant, restoreFiles, storeWeightAs, type EvaluationContext, type Storage } from '../measure/sizes.js';
+import { writtenVariant, type FlopsReport, type SizeVariant, type SizeVariantName, type SpeedReport } from '../report/schema.js';
+import type { tf } from '../tf.js';
+import type { InputShapes } from '../train/tensors.js';
+import type { Prepared } from './prepare.js';
+
+export interface Measured {
+  /** Weight bytes of the input as stored, and gzipped. */
+  inputBytes: { weightBytes: number; gzipBytes: number };
+  /** The files to write: the low-rank output, quantized with --quantize. */
+  written: ModelFiles;
+  sizes: SizeVariant[];
+  speed: SpeedReport[];
+  flops: FlopsReport;
+  measureMs: number;
+}
+
+export async function measure(run: Prepared, factorized: FactorizedModel, context: EvaluationContext | null): Promise<Measured> {
+  const { options, stored, original, shapes } = run;
+  run.emit({ status: 'stage', stage: 'measure', message: 'measuring size and speed' });
+  const started = performance.now();
+  const files = modelFiles(factorized.model, {
+    originals: stored.weights,
+    base: {
+      ...(stored.json.generatedBy !== undefined ? { generatedBy: stored.json.generatedBy } : {}),
+      ...(stored.json.trainingConfig ? { trainingConfig: stored.json.trainingConfig } : {}),
+      ...(stored.json.userDefinedMetadata ? { userDefinedMetadata: stored.json.userDefinedMetadata } : {}),
+    },
+  });
+  const speed = await latency(original, factorized.model, shapes);
+  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, context);
+  const flops = flopsOf(original, factorized.model, shapes);
+  const inputBytes = measureBytes(stored.weights.map((w) => w.bytes));
+  return { inputBytes, written, sizes, speed, flops, measureMs: performance.now() - started };
+}
+
+/** Median predict time of both models at batch 1 and 32; none without fixed input sizes. */
+async function latency(original: tf.LayersModel, output: tf.LayersModel, shapes: InputShapes | null): Promise<SpeedReport[]> {
+  const speed: SpeedReport[] = [];
+  if (shapes === null) return speed;
+  for (const batchSize of [1, 32]) {
+    const a = await medianPredictMs(original, shapes, batchSize);
+    const b = await medianPredictMs(output, shapes, batchSize);
+    speed.push({ batchSize, runs: Math.min(a.runs, b.runs), originalMs: a.ms, outputMs: b.ms });
+  }
+  return speed;
+}
+
+function flopsOf(original: tf.LayersModel, output: tf.LayersModel, shapes: InputShapes | null): FlopsReport {
+  const before = countFlops(original, shapes);
+  const after = countFlops(output, shapes);
+  const uncounted = [...before.uncounted, ...after.uncounted.filter((u) => !before.uncounted.some((b) => b.name === u.name))];
+  return { original: before.flops, output: after.flops, uncountedLayers: uncounted };
+}
+
+const STORAGES: ReadonlyArray<[SizeVariantName, Storage]> = [
+  ['float32', 'float32'],
+  ['float16', 'float16'],
+  ['uint8', 'uint8'],
+];
+
+/**
+ * The size table: the original re-stored as float32, float16 and uint8, and the low-rank output as
+ * computed and quantized, each written in memory, reloaded and evaluated. Returns the files of the
+ * variant to write (the low-rank output, quantized with --quantize).
+ */
+async function measureSizes(
+  modelPath: string,
+  json: ModelJson,
+  weights: readonly StoredWeight[],
+  lowrank: ModelFiles,
+  quantize: 'float16' | 'uint8' | undefined,
+  context: EvaluationContext | null,
+): Promise<{ sizes: SizeVariant[]; written: ModelFiles }> {
+  const { weightsManifest: _, ...base } = json;
+  const sizes: SizeVariant[] = [];
+  for (const [variant, storage] of STORAGES) {
+    const files = reencode(() => buildModelFiles(base, weights.map((w) => storeWeightAs(w, storage))));
+    // A weight with Inf/NaN has no uint8 range: that row is left out rather than failing the run.
+    if (files !== null) sizes.push(await measureVariant(variant, files, context));
+  }
+  sizes.push(await measureVariant('lowrank', lowrank, context));
+  let written = lowrank;
+  for (const storage of ['float16', 'uint8'] as const) {
+    const files = reencode(() => restoreFiles(lowrank, storage));
+    if (files === null) {
+      if (quantize === storage) throw new ModelFormatError(modelPath, `--quantize ${storage}: a weight has non-finite values, which ${storage} cannot hold (use float16 or no --quantize)`);
+      continue;
+    }
+    sizes.push(await measureVariant(writtenVariant(storage), files, context));
+    if (quantize === storage) written = files;
+  }
+  return { sizes, written };
+}
+
+function reencode(build: () => ModelFiles): ModelFiles | null {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof RangeError) return null;
+    throw err;
+  }
+}

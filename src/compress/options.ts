@@ -1,0 +1,145 @@
+/**
+ * Options of `compress`, validated with zod wherever they enter (CLI flags or library calls), with
+ * messages that name the option and the allowed range.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import type { RankSpec } from '../factorize/plan.js';
+import type { BackendChoice } from '../tf.js';
+import { GateLimitsSchema, type GateLimits } from '../report/gates.js';
+import { BackendSchema, SvdMethodSchema, int, numeric, parseImageShape, parseOptions, parseShape } from '../options.js';
+
+/** Parse `--rank`: a positive integer for every layer, or `name=k,name=k`. */
+export function parseRank(text: string): RankSpec {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const rank = Number(trimmed);
+    if (rank >= 1 && Number.isSafeInteger(rank)) return { kind: 'fixed', rank };
+  }
+  if (trimmed.includes('=')) {
+    const ranks = new Map<string, number>();
+    for (const part of trimmed.split(',')) {
+      const match = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
+      const rank = match ? Number(match[2]) : NaN;
+      if (!match || !(rank >= 1) || !Number.isSafeInteger(rank)) {
+        throw new UsageError(`--rank: "${part.trim()}" is not name=k with k a positive integer`);
+      }
+      if (ranks.has(match[1] as string)) throw new UsageError(`--rank: layer "${match[1]}" is given twice`);
+      ranks.set(match[1] as string, rank);
+    }
+    return { kind: 'per-layer', ranks };
+  }
+  throw new UsageError(`--rank must be a positive integer or a list name=k,name=k (got "${text}")`);
+}
+
+/** The rank spec as the report shows it. */
+export function formatRank(spec: RankSpec): string {
+  if (spec.kind === 'fixed') return String(spec.rank);
+  if (spec.kind === 'energy') return `energy ${spec.fraction}`;
+  return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
+}
+
+/** Fine-tuning epochs when --data is given and --epochs is not. */
+export const DEFAULT_EPOCHS = 3;
+
+export const CompressOptionsSchema = z.object({
+  model: z.string().min(1, 'the model path is empty'),
+  out: z.string().min(1).optional(),
+  rank: z.union([z.string(), z.number(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]).optional(),
+  energy: numeric(z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]')).optional(),
+  layers: z.string().optional(),
+  inputShape: z.union([z.string(), z.array(z.number())]).optional(),
+  data: z.string().min(1).optional(),
+  validationData: z.string().min(1).optional(),
+  label: z.string().min(1).optional(),
+  labels: z.string().min(1).optional(),
+  validationLabels: z.string().min(1).optional(),
+  inputScale: numeric(z.number({ error: '--input-scale must be a number' }).gt(0, '--input-scale must be greater than 0').refine(Number.isFinite, '--input-scale must be finite')).optional(),
+  imageShape: z.union([z.string(), z.array(z.number())]).optional(),
+  validationSplit: numeric(z.number({ error: '--validation-split must be a number' }).min(0, '--validation-split must be in [0, 1)').lt(1, '--validation-split must be in [0, 1)')).default(0.2),
+  /** Fine-tuning epochs; defaults to DEFAULT_EPOCHS with --data, 0 without. */
+  epochs: numeric(int('--epochs', 0, 100_000)).optional(),
+  batchSize: numeric(int('--batch-size', 1, 1 << 20)).default(32),
+  learningRate: numeric(z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10')).default(1e-3),
+  seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
+  distill: numeric(z.number({ error: '--distill must be a number' }).min(0, '--distill must be in [0, 1]').max(1, '--distill must be in [0, 1]')).optional(),
+  temperature: numeric(z.number({ error: '--temperature must be a number' }).gt(0, '--temperature must be greater than 0').max(100, '--temperature must be at most 100')).default(2),
+  patience: numeric(int('--patience', 1, 100_000)).optional(),
+  train: z.enum(['all', 'factors'], { error: '--train must be "all" or "factors"' }).default('all'),
+  lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default('constant'),
+  warmupSteps: numeric(int('--warmup-steps', 0, 10_000_000)).default(0),
+  stream: z.boolean().optional(),
+  force: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+  /** Proceed with weights that hold NaN or Infinity (refused by default). */
+  allowNonfinite: z.boolean().default(false),
+  backend: BackendSchema,
+  svd: SvdMethodSchema,
+  /** Same as train: 'factors' (the CLI's --freeze-original). */
+  freezeOriginal: z.boolean().optional(),
+  /** Quantize the output's float weights (factors and the rest) as tfjs-converter does. */
+  quantize: z.enum(['float16', 'uint8'], { error: '--quantize must be float16 or uint8' }).optional(),
+  ...GateLimitsSchema.shape,
+});
+
+/** Options as callers give them. */
+export type CompressInput = z.input<typeof CompressOptionsSchema>;
+
+/** Options after validation, with defaults filled in and the rank parsed. */
+export interface CompressOptions
+  extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape' | 'epochs' | 'freezeOriginal' | keyof GateLimits> {
+  /** Quality gates to check on the report (none: not checked). */
+  gates: GateLimits;
+  /** Fine-tuning epochs (0: factorize only). */
+  epochs: number;
+  /** Size to read image folders at: height, width, channels. */
+  imageShape?: number[];
+  /** Sizes for the model's open input dimensions (one input), without the batch dimension. */
+  inputShape?: number[];
+  rank: RankSpec;
+  out: string;
+  backend: BackendChoice;
+}
+
+/** Validate options; throws UsageError with the first problem. */
+export function resolveCompressOptions(input: CompressInput): CompressOptions {
+  const o = parseOptions(CompressOptionsSchema, input);
+  const rank = rankSpec(o.rank, o.energy);
+  // Without data the default is to factorize only; an explicit epoch count asks for training it cannot do.
+  if (o.epochs !== undefined && o.epochs > 0 && o.data === undefined && !o.dryRun) {
+    throw new UsageError(`--epochs ${o.epochs} fine-tunes, which needs --data (without --data lowrank factorizes only)`);
+  }
+  if (o.labels !== undefined && o.data === undefined) throw new UsageError('--labels goes with --data');
+  if (o.validationLabels !== undefined && o.validationData === undefined) throw new UsageError('--validation-labels goes with --validation-data');
+  const { inputShape, imageShape, freezeOriginal, maxAccuracyDrop, maxAgreementLoss, minSizeReduction, ...rest } = o;
+  return {
+    ...rest,
+    train: freezeOriginal === true ? 'factors' : o.train,
+    gates: {
+      ...(maxAccuracyDrop !== undefined ? { maxAccuracyDrop } : {}),
+      ...(maxAgreementLoss !== undefined ? { maxAgreementLoss } : {}),
+      ...(minSizeReduction !== undefined ? { minSizeReduction } : {}),
+    },
+    epochs: o.epochs ?? (o.data !== undefined ? DEFAULT_EPOCHS : 0),
+    rank,
+    out: o.out ?? defaultOut(o.model),
+    ...(inputShape !== undefined ? { inputShape: parseShape(inputShape) } : {}),
+    ...(imageShape !== undefined ? { imageShape: parseImageShape(imageShape) } : {}),
+  };
+}
+
+/** `<model folder>-lowrank`, beside the model's folder. */
+export function defaultOut(model: string): string {
+  const dir = path.dirname(path.resolve(model));
+  return `${dir}-lowrank`;
+}
+
+/** Exactly one of --rank and --energy chooses the ranks. */
+export function rankSpec(rank: string | number | RankSpec | undefined, energy: number | undefined): RankSpec {
+  if (rank !== undefined && energy !== undefined) throw new UsageError('give either --rank or --energy, not both');
+  if (energy !== undefined) return { kind: 'energy', fraction: energy };
+  if (rank === undefined) throw new UsageError('say how far to compress: --rank N, --rank name=k,... or --energy F');
+  return typeof rank === 'object' ? rank : parseRank(String(rank));
+}
+

@@ -1,0 +1,96 @@
+/**
+ * Size as users pay it: a model stored in several encodings (float32, float16, uint8 as tfjs-converter
+ * writes them), each measured the same way: its model.json and shards built in memory exactly as they
+ * would be written, reloaded from those bytes by tfjs, and evaluated on the held-out samples. Nothing
+ * is estimated from parameter counts.
+ */
+import { buildModelFiles, decodeWeight, modelFolderFiles, toLayersModel, type ModelFiles, type StoredWeight } from '../io/index.js';
+import { ModelJsonSchema, storedElementBytes, type WeightEntry } from '../io/model-json.js';
+import { quantizeWeight } from '../io/quantize.js';
+import { splitWeights } from '../io/load.js';
+import type { tf } from '../tf.js';
+import type { Dataset } from '../data/dataset.js';
+import { evaluateModel } from '../train/evaluate.js';
+import type { Loss } from '../train/loss.js';
+import type { InputShapes } from '../train/tensors.js';
+import { measureBytes } from './latency.js';
+import type { SizeVariant, SizeVariantName } from '../report/schema.js';
+export { writtenVariant } from '../report/schema.js';
+
+/** An encoding for float weights. */
+export type Storage = 'float32' | 'float16' | 'uint8';
+
+const ELEMENT_BYTES: Record<Storage, number> = { float32: 4, float16: 2, uint8: 1 };
+
+/**
+ * One weight in `storage`. float32 decodes any quantized weight back to float32; float16 and uint8
+ * quantize from the decoded values, but keep a weight already stored as narrow or narrower (a uint8
+ * weight is not widened to float16). Integer and bool weights stay as stored.
+ * Throws RangeError when a weight with non-finite values would have to become uint8.
+ */
+export function storeWeightAs(weight: StoredWeight, storage: Storage): StoredWeight {
+  const { entry } = weight;
+  if (entry.dtype !== 'float32') return weight;
+  const current = entry.quantization === undefined ? 4 : storedElementBytes(entry);
+  if (storage === 'float32' ? current === 4 : current <= ELEMENT_BYTES[storage]) return weight;
+  const values = decodeWeight(weight) as Float32Array;
+  const plain: WeightEntry = { ...entry };
+  delete plain.quantization;
+  if (storage === 'float32') return { entry: plain, bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+  return quantizeWeight({ entry: plain, values }, storage);
+}
+
+/** The weights of model files, split out of the shards by the manifest. */
+export function weightsOf(files: ModelFiles): StoredWeight[] {
+  const weights: StoredWeight[] = [];
+  for (const group of files.modelJson.weightsManifest) {
+    const parts = group.paths.map((p) => files.shards.get(p) ?? new Uint8Array(0));
+    weights.push(...splitWeights(group.weights, Buffer.concat(parts)));
+  }
+  return weights;
+}
+
+/** The same model files with every float weight stored in `storage` (see storeWeightAs). */
+export function restoreFiles(files: ModelFiles, storage: Storage): ModelFiles {
+  const { weightsManifest: _, ...base } = files.modelJson;
+  return buildModelFiles(base, weightsOf(files).map((w) => storeWeightAs(w, storage)));
+}
+
+/**
+ * Load model files as tfjs would from disk: model.json parsed from the text that would be written,
+ * weights from the shard bytes. `name` labels the model in errors.
+ */
+export async function loadModelFiles(files: ModelFiles, name: string): Promise<tf.LayersModel> {
+  const text = modelFolderFiles(files).get('model.json') as string;
+  const modelJson = ModelJsonSchema.parse(JSON.parse(text));
+  return toLayersModel(name, modelJson.modelTopology, weightsOf({ modelJson, shards: files.shards }));
+}
+
+/** The held-out samples every variant is evaluated on, and the original's predictions on them. */
+export interface EvaluationContext {
+  loss: Loss;
+  data: Dataset;
+  shapes: InputShapes;
+  reference: tf.Tensor;
+}
+
+/**
+ * Measure one variant: bytes of its files, then reload it from them and (with `context`) evaluate it.
+ * The reload happens with or without data: it proves the bytes make a loadable model.
+ */
+export async function measureVariant(variant: SizeVariantName, files: ModelFiles, context: EvaluationContext | null): Promise<SizeVariant> {
+  const { weightBytes, gzipBytes } = measureBytes(files.shards.values());
+  const modelJsonBytes = Buffer.byteLength(modelFolderFiles(files).get('model.json') as string);
+  const model = await loadModelFiles(files, `${variant} variant`);
+  try {
+    let metrics: SizeVariant['metrics'] = null;
+    if (context !== null) {
+      const { metrics: m, predictions } = evaluateModel(model, context.loss, context.data, context.shapes, context.reference);
+      predictions.dispose();
+      metrics = m;
+    }
+    return { variant, params: model.countParams(), weightBytes, totalBytes: weightBytes + modelJsonBytes, gzipBytes, metrics };
+  } finally {
+    model.dispose();
+  }
+}
