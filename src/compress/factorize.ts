@@ -32,7 +32,7 @@ export async function factorizeModel(run: Prepared, plan: Plan, planMs: number):
   return { factorized, factorizeMs: planMs + performance.now() - started };
 }
 
-function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoError {
+export function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoError {
   if (plan.entries.length === 0) {
     return new NothingToDoError(options.model, `the model has no layer lowrank can factorize (${factorizableClasses().join(', ')})`);
   }

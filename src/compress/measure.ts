@@ -7,7 +7,7 @@ import type { FactorizedModel } from '../factorize/index.js';
 import { buildModelFiles, modelFiles, type ModelFiles, type ModelJson, type StoredWeight } from '../io/index.js';
 import { countFlops } from '../measure/flops.js';
 import { measureBytes, medianPredictMs } from '../measure/latency.js';
-import { measureVariant, restoreFiles, storeWeightAs, type EvaluationContext, type Storage } from '../measure/sizes.js';
+import { measureVariant, measureVariantBytes, restoreFiles, storeWeightAs, type EvaluationContext, type Storage } from '../measure/sizes.js';
 import { writtenVariant, type FlopsReport, type SizeVariant, type SizeVariantName, type SpeedReport } from '../report/schema.js';
 import type { tf } from '../tf.js';
 import type { InputShapes } from '../train/tensors.js';
@@ -37,7 +37,7 @@ export async function measure(run: Prepared, factorized: FactorizedModel, contex
     },
   });
   const speed = await latency(original, factorized.model, shapes);
-  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, context);
+  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, (variant, f) => measureVariant(variant, f, context));
   const flops = flopsOf(original, factorized.model, shapes);
   const inputBytes = measureBytes(stored.weights.map((w) => w.bytes));
   return { inputBytes, written, sizes, speed, flops, measureMs: performance.now() - started };
@@ -70,25 +70,26 @@ const STORAGES: ReadonlyArray<[SizeVariantName, Storage]> = [
 
 /**
  * The size table: the original re-stored as float32, float16 and uint8, and the low-rank output as
- * computed and quantized, each written in memory, reloaded and evaluated. Returns the files of the
- * variant to write (the low-rank output, quantized with --quantize).
+ * computed and quantized, each written in memory and measured by `measureOne` (reloaded and evaluated,
+ * or for a model that cannot run, its bytes only). Returns the files of the variant to write (the
+ * low-rank output, quantized with --quantize).
  */
-async function measureSizes(
+export async function measureSizes(
   modelPath: string,
   json: ModelJson,
   weights: readonly StoredWeight[],
   lowrank: ModelFiles,
   quantize: 'float16' | 'uint8' | undefined,
-  context: EvaluationContext | null,
+  measureOne: (variant: SizeVariantName, files: ModelFiles) => Promise<SizeVariant> | SizeVariant,
 ): Promise<{ sizes: SizeVariant[]; written: ModelFiles }> {
   const { weightsManifest: _, ...base } = json;
   const sizes: SizeVariant[] = [];
   for (const [variant, storage] of STORAGES) {
     const files = reencode(() => buildModelFiles(base, weights.map((w) => storeWeightAs(w, storage))));
     // A weight with Inf/NaN has no uint8 range: that row is left out rather than failing the run.
-    if (files !== null) sizes.push(await measureVariant(variant, files, context));
+    if (files !== null) sizes.push(await measureOne(variant, files));
   }
-  sizes.push(await measureVariant('lowrank', lowrank, context));
+  sizes.push(await measureOne('lowrank', lowrank));
   let written = lowrank;
   for (const storage of ['float16', 'uint8'] as const) {
     const files = reencode(() => restoreFiles(lowrank, storage));
@@ -96,7 +97,7 @@ async function measureSizes(
       if (quantize === storage) throw new ModelFormatError(modelPath, `--quantize ${storage}: a weight has non-finite values, which ${storage} cannot hold (use float16 or no --quantize)`);
       continue;
     }
-    sizes.push(await measureVariant(writtenVariant(storage), files, context));
+    sizes.push(await measureOne(writtenVariant(storage), files));
     if (quantize === storage) written = files;
   }
   return { sizes, written };

@@ -74,6 +74,8 @@ export const CompressOptionsSchema = z.object({
   dryRun: z.boolean().default(false),
   /** Proceed with weights that hold NaN or Infinity (refused by default). */
   allowNonfinite: z.boolean().default(false),
+  /** A JS module whose setup(tf) registers the model's custom layer classes (runs the user's code). */
+  setup: z.string().min(1, '--setup is empty').optional(),
   backend: BackendSchema,
   svd: SvdMethodSchema,
   /** Same as train: 'factors' (the CLI's --freeze-original). */

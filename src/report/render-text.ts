@@ -75,7 +75,7 @@ function renderLayers(v: ReportView, c: ChalkInstance): string[] {
 /** Original against output: parameters, bytes, FLOPs and latency, each with its ratio. */
 function renderMeasures(v: ReportView, c: ChalkInstance): string[] {
   const ratio = (m: Measure): string => (m.ratio === null ? '' : m.ratio.better ? c.green(m.ratio.text) : c.yellow(m.ratio.text));
-  const measures = [v.size.params, v.size.factorizableParams, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed];
+  const measures = [v.size.params, v.size.factorizableParams, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed].filter((m): m is Measure => m !== null);
   const rows = [['', c.bold('original'), c.bold('output'), ''], ...measures.map((m) => [m.label, m.original, m.output, ratio(m)])];
   const lines = table(rows, 'lrrl');
   if (v.flops.uncounted.length > 0) {
@@ -94,7 +94,7 @@ function renderSizes(v: ReportView, c: ChalkInstance): string[] {
     const label = s.label + (s.written ? ' *' : '');
     return [s.written ? c.bold(label) : label, s.params, s.weightText, s.gzipText, s.smaller, ...s.cells];
   });
-  const how = evaluatedOn === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${evaluatedOn} samples`;
+  const how = v.sizes.bytesOnly ? 'written in memory, bytes only (the model cannot run without its layer classes, so nothing was reloaded)' : evaluatedOn === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${evaluatedOn} samples`;
   return [
     '',
     ...table([head, ...body], 'lrrrrrrr'),

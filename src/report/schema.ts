@@ -168,7 +168,13 @@ export const ReportSchema = z
       .describe("Fine-tuning: what was minimised, how, and each epoch's numbers; null when nothing was trained"),
     sizes: z.array(SizeVariantSchema).describe('Size as users pay it: the original and the output in several encodings, each measured'),
     speed: z.array(SpeedSchema).describe('Predict latency; empty when the model leaves input sizes open'),
-    flops: FlopsSchema,
+    flops: FlopsSchema.nullable().describe('null when the model could not run (see unknownLayerClasses)'),
+    unknownLayerClasses: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Layer classes TF.js did not know (no --setup registered them): the model was factorized from its JSON and stored weights, those layers carried over unchanged, and nothing that needs a running model (evaluation, latency, FLOPs, reloading the size variants) was measured. Absent when every class was known',
+      ),
     gates: z.array(GateSchema).optional().describe('Quality gates given to compress, with their results; absent when none were given'),
     timings: z.object({
       loadMs: z.number(),

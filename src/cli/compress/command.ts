@@ -2,7 +2,7 @@
  * `lowrank compress`: its flags. The handler (and with it TensorFlow.js) loads only when it runs.
  */
 import { Option, type Command } from 'commander';
-import { backendFlag, colorFlag, dataReadFlags, formatFlags, gateFlags, nonfiniteFlag, svdFlag } from '../flags.js';
+import { backendFlag, colorFlag, dataReadFlags, formatFlags, gateFlags, nonfiniteFlag, setupFlag, svdFlag } from '../flags.js';
 
 export function compressCommand(cli: Command, signal: AbortSignal): void {
   const cmd = cli
@@ -34,7 +34,7 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
   backendFlag(cmd)
     .option('-f, --force', 'replace an output folder that lowrank wrote (nothing else is ever replaced)')
     .option('--dry-run', 'print the plan and exit; nothing is written and --data is not read');
-  svdFlag(nonfiniteFlag(cmd)).addOption(new Option('--quantize <dtype>', 'store the output\'s float weights quantized, as tfjs-converter does').choices(['float16', 'uint8']));
+  svdFlag(setupFlag(nonfiniteFlag(cmd))).addOption(new Option('--quantize <dtype>', 'store the output\'s float weights quantized, as tfjs-converter does').choices(['float16', 'uint8']));
   gateFlags(cmd);
   formatFlags(cmd).option('-q, --quiet', 'no progress on stderr (a note about what was not measured still prints)');
   colorFlag(cmd).action(async (model: string, opts: Record<string, unknown>) => {
