@@ -12,6 +12,7 @@ import { truncate, type SvdOptions } from './svd.js';
 
 export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanEntry, type RankSpec } from './plan.js';
 export { svd, decompose, randomizedSvd, gramSvd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type SvdMethod, type SvdOptions, type SvdTarget, type Factors } from './svd.js';
+export { eigenbasis, diagonalBasis, regularize, whitenedSvd, weightError, DEFAULT_RCOND, DEFAULT_RIDGE, type Eigenbasis, type WhitenOptions } from './whiten.js';
 
 /** The current weights of a live layer as plain arrays. */
 export function layerWeights(layer: tf.layers.Layer): LayerWeights[] {
