@@ -55,6 +55,8 @@ export interface Plan {
   entries: PlanEntry[];
   /** The decompositions behind the plan, by layer name, reused by the factorize step. */
   decompositions: Map<string, Svd>;
+  /** Biases that replace the original's on the second factor (whitening's mean correction), by layer name. */
+  biases?: Map<string, Float32Array>;
 }
 
 /** A layer of the model as the planner sees it: its JSON and its current weights. */

@@ -136,6 +136,34 @@ export function whitenedSvd(w: ArrayLike<number>, m: number, n: number, basis: E
   return { ...d, u, v };
 }
 
+/**
+ * G − N·μᵀμ for the inputs' mean μ = sum/N: the Gram matrix of the centered inputs. A layer with a
+ * bias absorbs the mean part of its error exactly (`correctedBias`), so the rank goes to the
+ * variation around the mean only, instead of spending a component on the mean direction.
+ */
+export function centeredGram(g: Float64Array, sum: Float64Array, count: number): { g: Float64Array; mean: Float64Array } {
+  const m = sum.length;
+  const mean = sum.map((v) => v / Math.max(1, count));
+  const out = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) out[i * m + j] = (g[i * m + j] as number) - count * (mean[i] as number) * (mean[j] as number);
+  return { g: out, mean };
+}
+
+/** b + μ(W − AB): the bias that makes the factorized layer exact on the mean input μ. */
+export function correctedBias(bias: ArrayLike<number>, mean: ArrayLike<number>, w: ArrayLike<number>, a: ArrayLike<number>, b: ArrayLike<number>, m: number, n: number, k: number): Float32Array {
+  const out = Float32Array.from(bias as ArrayLike<number>);
+  for (let i = 0; i < m; i++) {
+    const mu = mean[i] as number;
+    if (mu === 0) continue;
+    for (let j = 0; j < n; j++) {
+      let p = 0;
+      for (let c = 0; c < k; c++) p += (a[i * k + c] as number) * (b[c * n + j] as number);
+      out[j] = (out[j] as number) + mu * ((w[i * n + j] as number) - p);
+    }
+  }
+  return out;
+}
+
 /** ‖W − AB‖_F / ‖W‖_F for factors of any kind: what a whitened truncation costs in weight space. */
 export function weightError(w: ArrayLike<number>, m: number, n: number, a: ArrayLike<number>, b: ArrayLike<number>, k: number): number {
   let diff = 0;

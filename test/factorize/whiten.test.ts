@@ -2,7 +2,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../src/tf.js';
 import { truncate } from '../../src/factorize/svd.js';
-import { eigenbasis, regularize, whitenedSvd } from '../../src/factorize/whiten.js';
+import { centeredGram, correctedBias, eigenbasis, regularize, whitenedSvd } from '../../src/factorize/whiten.js';
 import { inputGram } from '../../src/compress/calibrate.js';
 import type { Dataset } from '../../src/data/types.js';
 import { matmul, randomMatrix, transpose } from '../helpers.js';
@@ -57,6 +57,28 @@ describe('whitened truncation (Dense)', () => {
     });
   }
 
+  it('with a bias: centered G and the corrected bias give output error = the discarded σ² of the centered M', () => {
+    const shifted = x.map((v, i) => v + ((i % m) % 2 === 0 ? 4 : -1));
+    const sum = new Float64Array(m);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < m; j++) sum[j] = (sum[j] as number) + (shifted[r * m + j] as number);
+    const centered = centeredGram(matmul(transpose(shifted, rows, m), shifted, m, rows, m), sum, rows);
+    const bias = Float64Array.from({ length: n }, (_, j) => 0.1 * j - 0.3);
+    const k = 3;
+    const d = whitenedSvd(w, m, n, eigenbasis(centered.g, m), k, noRegularization);
+    const { a, b } = truncate(d, k);
+    const newBias = correctedBias(bias, centered.mean, w, a, b, m, n, k);
+    const y = matmul(shifted, w, rows, m, n).map((v, i) => v + (bias[i % n] as number));
+    const yk = matmul(shifted, matmul(a, b, m, k, n), rows, m, n).map((v, i) => v + (newBias[i % n] as number));
+    const error = squaredNorm(y.map((v, i) => v - (yk[i] as number)));
+    const predicted = tail(d.s, k);
+    assert.ok(Math.abs(error - predicted) <= 1e-4 * predicted, `error ${error} vs Σσ² tail ${predicted}`);
+    // Centering frees the rank the mean would take: less error than the uncentered truncation.
+    const g = matmul(transpose(shifted, rows, m), shifted, m, rows, m);
+    const plain = truncate(whitenedSvd(w, m, n, eigenbasis(g, m), k, noRegularization), k);
+    const plainError = squaredNorm(matmul(shifted, matmul(plain.a, plain.b, m, k, n).map((v, i) => (w[i] as number) - v), rows, m, n));
+    assert.ok(error < plainError, `centered ${error} vs uncentered ${plainError}`);
+  });
+
   it('beats plain SVD on the calibration inputs at the same rank', () => {
     const k = 3;
     const whitened = truncate(whitenedSvd(w, m, n, basis, k, noRegularization), k);
@@ -99,7 +121,7 @@ describe('whitened truncation (Conv2D, G from im2col patches)', () => {
       const x = Float32Array.from(correlatedInputs(count, h * wd * cin, 5));
       const sample: Dataset = { file: 'test', count, featureSize: h * wd * cin, x, y: undefined, labelSize: 0 };
       const m = kh * kw * cin;
-      const g = inputGram(model, model.inputs[0] as tf.SymbolicTensor, conv, 'Conv2D', sample, [[h, wd, cin]], m);
+      const { g } = inputGram(model, model.inputs[0] as tf.SymbolicTensor, conv, 'Conv2D', sample, [[h, wd, cin]], m);
       const kernel = conv.getWeights()[0] as tf.Tensor;
       const w = kernel.dataSync() as Float32Array;
       const k = 3;
