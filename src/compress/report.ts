@@ -91,6 +91,8 @@ function layerReport(e: PlanEntry): LayerReport {
     paramsAfter: e.paramsAfter,
     ...(e.energyKept !== undefined ? { energyKept: e.energyKept } : {}),
     ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
+    ...(e.method !== undefined ? { method: e.method } : {}),
+    ...(e.weightError !== undefined ? { weightError: e.weightError } : {}),
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
     singularValues: e.singularValues,
     ...(e.singularValuesComplete === false ? { singularValuesComplete: false } : {}),

@@ -12,6 +12,7 @@ import { truncate, type SvdOptions } from './svd.js';
 
 export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanEntry, type RankSpec } from './plan.js';
 export { svd, decompose, randomizedSvd, gramSvd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type SvdMethod, type SvdOptions, type SvdTarget, type Factors } from './svd.js';
+export { eigenbasis, diagonalBasis, centeredGram, correctedBias, regularize, whitenedSvd, weightError, DEFAULT_RCOND, DEFAULT_RIDGE, type Eigenbasis, type WhitenOptions } from './whiten.js';
 
 /** The current weights of a live layer as plain arrays. */
 export function layerWeights(layer: tf.layers.Layer): LayerWeights[] {
@@ -95,7 +96,12 @@ export function splitTopology(file: string, modelTopology: Record<string, unknow
     }
     const firstName = freshName(`${site.json.config.name}_lowrank`, taken);
     const pair = factorizer.split(site.json, entry.rank, firstName);
-    const weights = factorizer.weights(truncate(decomposition, entry.rank), weightsOf(site.path));
+    const originalWeights = [...weightsOf(site.path)];
+    // A whitened layer with a bias gets the mean-corrected bias its factors were fitted with.
+    const bias = plan.biases?.get(entry.name);
+    const kept = originalWeights[1];
+    if (bias !== undefined && kept !== undefined) originalWeights[1] = { values: bias, shape: kept.shape };
+    const weights = factorizer.weights(truncate(decomposition, entry.rank), originalWeights);
     pairs.set(entry.name, pair);
     const firstPath = siteKey([...site.path.slice(0, -1), firstName]);
     newWeights.set(firstPath, weights.first);

@@ -69,6 +69,10 @@ function renderLayers(v: ReportView, c: ChalkInstance): string[] {
     rows.push([l.name, l.className, l.shape, l.factorized ? l.rank : c.dim(l.rank), `${l.paramsBefore} →`, l.factorized ? c.green(l.paramsAfter) : l.paramsAfter, l.energyKept, l.error]);
     if (l.keptReason !== null) notes.push(...wrap(`${l.name} kept: ${l.keptReason}`, 78).map((line) => c.dim(`  ${line}`)));
   }
+  // Whitened layers' energy and error are of Λ^½QᵀW, i.e. of the output on the calibration inputs.
+  if (v.layers.some((l) => l.layer.method === 'whiten')) {
+    notes.push(...wrap('whitened (--method whiten): energy and error are of the output on the calibration inputs, ‖X(W − A·B)‖/‖XW‖', 78).map((line) => c.dim(`  ${line}`)));
+  }
   return [...table(rows, 'lllrrrrr'), ...notes];
 }
 

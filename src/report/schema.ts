@@ -36,10 +36,15 @@ const LayerSchema = z.object({
   maxUsefulRank: count().describe('Largest rank that still saves parameters'),
   paramsBefore: count(),
   paramsAfter: count(),
-  energyKept: z.number().optional().describe('Share of Σσ² the kept singular values hold'),
-  relativeError: z.number().optional().describe('‖W − A·B‖_F / ‖W‖_F'),
+  energyKept: z.number().optional().describe('Share of Σσ² the kept singular values hold (of the matrix `method` names)'),
+  relativeError: z.number().optional().describe('method svd: ‖W − A·B‖_F / ‖W‖_F; method whiten: the predicted ‖X(W − A·B)‖_F / ‖XW‖_F on the calibration inputs X'),
+  method: z
+    .enum(['svd', 'whiten'])
+    .optional()
+    .describe('What was truncated: svd (also when absent) the kernel W; whiten the whitened kernel Λ^½QᵀW (G = XᵀX = QΛQᵀ of the layer\'s calibration inputs), which singularValues, energyKept and relativeError then describe'),
+  weightError: z.number().optional().describe('With method whiten: ‖W − A·B‖_F / ‖W‖_F of the factors kept'),
   reason: z.string().optional().describe('Why the layer was left as it is'),
-  singularValues: z.array(z.number()).describe('Singular values of the kernel, descending: all min(m, n) of them unless singularValuesComplete is false'),
+  singularValues: z.array(z.number()).describe('Singular values of the kernel (method whiten: of the whitened kernel), descending: all min(m, n) of them unless singularValuesComplete is false'),
   singularValuesComplete: z
     .boolean()
     .optional()

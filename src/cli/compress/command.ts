@@ -11,6 +11,8 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
     .argument('<model>', 'path to model.json')
     .option('-r, --rank <rank>', 'rank for every eligible layer (16), or per layer (dense_1=16,dense_2=8)')
     .option('--energy <fraction>', 'per layer, the smallest rank keeping this share of the singular values\' energy (0.95)')
+    .addOption(new Option('--method <method>', 'svd: keep the kernel\'s top singular values; whiten: minimize the error on the layer\'s inputs, calibrated on training rows of --data (default: whiten with --data, svd without)').choices(['svd', 'whiten']))
+    .option('--calibration-samples <n>', 'training rows --method whiten calibrates each layer on', '512')
     .option('--layers <patterns>', 'only layers matching these globs, comma-separated; !pattern excludes (dense_*,!dense_3)')
     .option('-d, --data <file>', 'dataset for fine-tuning and evaluation (.csv, .tsv, .jsonl, .json, .npy, or a folder of images with one subfolder per class)')
     .option('--stream', 'read --data as a stream, never whole (default for CSV/TSV files over 256 MB)')
