@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'OUTPUT_EXISTS'
   | 'NOTHING_TO_DO'
   | 'REPORT_FORMAT'
+  | 'ADAPTER_MISMATCH'
   | 'ABORTED';
 
 /** Base class of every error lowrank raises on purpose. */
@@ -80,6 +81,13 @@ export class OutputExistsError extends LowrankError {
 export class NothingToDoError extends LowrankError {
   constructor(file: string, message: string) {
     super('NOTHING_TO_DO', message, file);
+  }
+}
+
+/** An adapter that does not fit the model it is merged into: another base, missing layers, wrong shapes. */
+export class AdapterMismatchError extends LowrankError {
+  constructor(file: string, message: string) {
+    super('ADAPTER_MISMATCH', message, file);
   }
 }
 

@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { LowrankError, formatError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { adaptCommand } from './adapt/command.js';
 import { compressCommand } from './compress/command.js';
 import { convertCommand } from './convert/command.js';
 import { evaluateCommand } from './evaluate/command.js';
@@ -28,6 +29,7 @@ function program(signal: AbortSignal): Command {
   inspectCommand(cli);
   evaluateCommand(cli);
   convertCommand(cli, signal);
+  adaptCommand(cli, signal);
   reportCommand(cli);
   return cli;
 }

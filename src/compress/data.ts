@@ -23,7 +23,10 @@ export interface SplitData {
   checkLabels(loss: LossKind, classes: number): void;
 }
 
-export async function readData(options: CompressOptions, shapes: InputShapes): Promise<SplitData | undefined> {
+/** The options readData reads (compress's, and adapt's, which share these flags). */
+export type DataOptions = Pick<CompressOptions, 'data' | 'validationData' | 'validationSplit' | 'label' | 'labels' | 'validationLabels' | 'inputScale' | 'imageShape' | 'stream' | 'seed'>;
+
+export async function readData(options: DataOptions, shapes: InputShapes): Promise<SplitData | undefined> {
   if (options.data === undefined) return undefined;
   // With data, the models are always evaluated on a held-out part: there must be one.
   if (options.validationSplit === 0 && options.validationData === undefined) {

@@ -63,25 +63,27 @@ export async function outputState(dir: string): Promise<'free' | 'lowrank-output
   return (await isLowrankOutput(dir, entries)) ? 'lowrank-output' : 'other';
 }
 
-/** The record lowrank writes beside a model: compress's report.json, or convert's conversion.json. */
-const LOWRANK_MARKERS = ['report.json', 'conversion.json'] as const;
+/** The record lowrank writes beside a model: compress's report.json, convert's conversion.json, merge's merge.json. */
+const LOWRANK_MARKERS = ['report.json', 'conversion.json', 'merge.json'] as const;
 
 /**
  * A folder lowrank wrote: model.json, exactly the shards its manifest names, and one record that
- * lowrank wrote (`tool.name` "lowrank": report.json or conversion.json); regular files only. This is the only kind of
- * folder --force replaces, so `--out ~ --force` can never delete a home folder.
+ * lowrank wrote (`tool.name` "lowrank": report.json, conversion.json or merge.json); or an adapter
+ * folder: adapter.json (lowrank's, holding the manifest) and exactly its shards. Regular files only.
+ * This is the only kind of folder --force replaces, so `--out ~ --force` can never delete a home folder.
  */
 async function isLowrankOutput(dir: string, entries: readonly Dirent[]): Promise<boolean> {
   if (entries.some((e) => !e.isFile())) return false;
   const names = new Set(entries.map((e) => e.name));
-  const marker = LOWRANK_MARKERS.find((m) => names.has(m));
-  if (!names.has('model.json') || marker === undefined) return false;
-  const model = await readJsonSmall(path.join(dir, 'model.json'));
+  const holder = names.has('model.json') ? 'model.json' : names.has('adapter.json') ? 'adapter.json' : undefined;
+  const marker = holder === 'adapter.json' ? holder : LOWRANK_MARKERS.find((m) => names.has(m));
+  if (holder === undefined || marker === undefined) return false;
+  const model = await readJsonSmall(path.join(dir, holder));
   const record = await readJsonSmall(path.join(dir, marker));
   if ((record as { tool?: { name?: unknown } } | undefined)?.tool?.name !== 'lowrank') return false;
   const manifest = (model as { weightsManifest?: unknown } | undefined)?.weightsManifest;
   if (!Array.isArray(manifest)) return false;
-  const expected = new Set(['model.json', marker]);
+  const expected = new Set([holder, marker]);
   for (const group of manifest) {
     const paths = (group as { paths?: unknown } | null)?.paths;
     if (!Array.isArray(paths)) return false;
