@@ -18,6 +18,6 @@ export { convert, type ConvertInput, type ConvertReport, type ConvertResult } fr
 export { normalizeTopology, matchWeightNames, type Change, type ChangeKind, type Conversion, type WeightRename } from './io/keras3.js';
 export { inspect, INSPECT_ENERGIES, type InspectReport, type InspectedLayer, type EnergyOption } from './inspect.js';
 export { renderText } from './report/render-text.js';
-export { adapt, readAdapterFolder, baseHash, AdapterJsonSchema, ADAPTER_FORMAT_VERSION, type AdaptEvent, type AdaptResult, type AdaptRunInput, type AdaptInput, type AdapterJson, type AdaptedLayer } from './adapt/index.js';
+export { adapt, merge, loadAdapted, readAdapterFolder, baseHash, AdapterJsonSchema, ADAPTER_FORMAT_VERSION, type AdaptEvent, type AdaptResult, type AdaptRunInput, type MergeResult, type AdaptInput, type MergeInput, type AdapterJson, type AdaptedLayer } from './adapt/index.js';
 export { initBackend, type BackendChoice, type BackendName } from './tf.js';
 export * from './errors.js';

@@ -26,6 +26,11 @@ export const DIGITS_MLP = path.join(FIXTURES, 'digits-mlp', 'model.json');
 export const DIGITS_MLP_QUANTIZED = path.join(FIXTURES, 'digits-mlp-quantized', 'model.json');
 export const DIGITS_TRAIN = path.join(FIXTURES, 'digits', 'train.csv');
 export const DIGITS_TEST = path.join(FIXTURES, 'digits', 'test.csv');
+export const DIGITS_CNN = path.join(FIXTURES, 'digits-cnn', 'model.json');
+export const TEXT_EMBEDDING = path.join(FIXTURES, 'text-embedding', 'model.json');
+/** The digits moved 2 pixels down and right: the adapters' domain shift. */
+export const SHIFTED_TRAIN = path.join(FIXTURES, 'digits-shifted', 'train.csv');
+export const SHIFTED_TEST = path.join(FIXTURES, 'digits-shifted', 'test.csv');
 
 /** Row-major m×n matrix of seeded standard normals (float64). */
 export function randomMatrix(m: number, n: number, seed: number): Float64Array {
@@ -262,6 +267,15 @@ export async function runCliIn(cwd: string, ...args: string[]): Promise<CliResul
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** A CLI run refused as bad input: exit 2 and one stderr line `lowrank: ...` matching `pattern`. */
+export function assertRefusedOneLine(r: CliResult, pattern: RegExp): void {
+  assert.equal(r.code, 2, `expected exit 2, got ${r.code}: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] as string, /^lowrank: /);
+  assert.match(lines[0] as string, pattern);
 }
 
 /**

@@ -12,6 +12,7 @@ import { compressCommand } from './compress/command.js';
 import { convertCommand } from './convert/command.js';
 import { evaluateCommand } from './evaluate/command.js';
 import { inspectCommand } from './inspect/command.js';
+import { mergeCommand } from './merge/command.js';
 import { reportCommand } from './report/command.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
@@ -30,6 +31,7 @@ function program(signal: AbortSignal): Command {
   evaluateCommand(cli);
   convertCommand(cli, signal);
   adaptCommand(cli, signal);
+  mergeCommand(cli, signal);
   reportCommand(cli);
   return cli;
 }

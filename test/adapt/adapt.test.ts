@@ -15,13 +15,9 @@ import { buildAdaptedModel, planAdapters, takenNames, type FactorValues } from '
 import { createRng } from '../../src/data/random.js';
 import { decodeWeight, loadModel, readModel } from '../../src/io/index.js';
 import { tf } from '../../src/tf.js';
-import { DIGITS_MLP, FIXTURES, hashFolder, useTempDirAndLeakCheck } from '../helpers.js';
+import { DIGITS_CNN, DIGITS_MLP, FIXTURES, SHIFTED_TEST, SHIFTED_TRAIN, TEXT_EMBEDDING, hashFolder, useTempDirAndLeakCheck } from '../helpers.js';
 
 const tempDir = useTempDirAndLeakCheck();
-const SHIFTED_TRAIN = path.join(FIXTURES, 'digits-shifted', 'train.csv');
-const SHIFTED_TEST = path.join(FIXTURES, 'digits-shifted', 'test.csv');
-const DIGITS_CNN = path.join(FIXTURES, 'digits-cnn', 'model.json');
-const TEXT_EMBEDDING = path.join(FIXTURES, 'text-embedding', 'model.json');
 const TEXT_TEST = path.join(FIXTURES, 'text', 'test.csv');
 
 /** The first `rows` feature rows of a CSV with a header and the label last, as numbers. */
