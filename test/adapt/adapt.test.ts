@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapt } from '../../src/adapt/adapt.js';
 import { readAdapterFolder } from '../../src/adapt/folder.js';
@@ -13,6 +13,7 @@ import { AdapterJsonSchema, baseHash } from '../../src/adapt/format.js';
 import { initialFactors } from '../../src/adapt/layers.js';
 import { buildAdaptedModel, planAdapters, takenNames, type FactorValues } from '../../src/adapt/model.js';
 import { createRng } from '../../src/data/random.js';
+import { OutputExistsError } from '../../src/errors.js';
 import { decodeWeight, loadModel, readModel } from '../../src/io/index.js';
 import { tf } from '../../src/tf.js';
 import { DIGITS_CNN, DIGITS_MLP, FIXTURES, SHIFTED_TEST, SHIFTED_TRAIN, TEXT_EMBEDDING, hashFolder, useTempDirAndLeakCheck } from '../helpers.js';
@@ -128,5 +129,16 @@ describe('adapt()', () => {
     assert.equal(report.evaluation.adapted.accuracy, report.evaluation.base.accuracy);
     assert.equal(report.evaluation.adapted.loss, report.evaluation.base.loss);
     assert.equal(report.evaluation.adapted.relativeOutputError, 0);
+
+    // The folder is lowrank's: refused without --force, replaced with it; a folder of anything else never.
+    const again = { model: DIGITS_CNN, data: SHIFTED_TRAIN, rank: 1, epochs: 0, layers: 'dense_2', out, backend: 'wasm' as const };
+    await assert.rejects(adapt(again), (err: unknown) => err instanceof OutputExistsError && /use --force/.test(err.message));
+    const replaced = await adapt({ ...again, force: true });
+    assert.deepEqual((await readAdapterFolder(out)).json.layers.map((l) => l.name), replaced.adapter.layers.map((l) => l.name));
+    const other = path.join(tempDir(), 'not-lowrank');
+    await mkdir(other);
+    await writeFile(path.join(other, 'notes.txt'), 'mine');
+    await assert.rejects(adapt({ ...again, out: other, force: true }), (err: unknown) => err instanceof OutputExistsError && /not a lowrank output folder/.test(err.message));
+    assert.equal(await readFile(path.join(other, 'notes.txt'), 'utf8'), 'mine');
   });
 });
