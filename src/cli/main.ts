@@ -12,6 +12,7 @@ import { convertCommand } from './convert/command.js';
 import { evaluateCommand } from './evaluate/command.js';
 import { inspectCommand } from './inspect/command.js';
 import { reportCommand } from './report/command.js';
+import { sweepCommand } from './sweep/command.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
 
@@ -29,6 +30,7 @@ function program(signal: AbortSignal): Command {
   evaluateCommand(cli);
   convertCommand(cli, signal);
   reportCommand(cli);
+  sweepCommand(cli, signal);
   return cli;
 }
 

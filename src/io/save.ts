@@ -66,14 +66,19 @@ export async function outputState(dir: string): Promise<'free' | 'lowrank-output
 /** The record lowrank writes beside a model: compress's report.json, or convert's conversion.json. */
 const LOWRANK_MARKERS = ['report.json', 'conversion.json'] as const;
 
+/** What `lowrank sweep` writes: sweep.json (the record) and its renderings, no model. */
+export const SWEEP_FILES = ['sweep.json', 'sweep.md', 'sweep.html', 'sweep.svg'] as const;
+
 /**
  * A folder lowrank wrote: model.json, exactly the shards its manifest names, and one record that
- * lowrank wrote (`tool.name` "lowrank": report.json or conversion.json); regular files only. This is the only kind of
- * folder --force replaces, so `--out ~ --force` can never delete a home folder.
+ * lowrank wrote (`tool.name` "lowrank": report.json or conversion.json); or a sweep's folder (sweep.json by
+ * lowrank and its renderings); regular files only. This is the only kind of folder --force replaces, so
+ * `--out ~ --force` can never delete a home folder.
  */
 async function isLowrankOutput(dir: string, entries: readonly Dirent[]): Promise<boolean> {
   if (entries.some((e) => !e.isFile())) return false;
   const names = new Set(entries.map((e) => e.name));
+  if (names.has('sweep.json') && !names.has('model.json')) return isSweepOutput(dir, names);
   const marker = LOWRANK_MARKERS.find((m) => names.has(m));
   if (!names.has('model.json') || marker === undefined) return false;
   const model = await readJsonSmall(path.join(dir, 'model.json'));
@@ -92,6 +97,13 @@ async function isLowrankOutput(dir: string, entries: readonly Dirent[]): Promise
     }
   }
   return expected.size === names.size && [...names].every((n) => expected.has(n));
+}
+
+/** A sweep's folder: sweep.json that lowrank wrote, and nothing but the files a sweep writes. */
+async function isSweepOutput(dir: string, names: ReadonlySet<string>): Promise<boolean> {
+  if (![...names].every((n) => (SWEEP_FILES as readonly string[]).includes(n))) return false;
+  const record = await readJsonSmall(path.join(dir, 'sweep.json'));
+  return (record as { tool?: { name?: unknown } } | undefined)?.tool?.name === 'lowrank';
 }
 
 /** JSON of a file of at most 64 MB, or undefined when it is larger or not JSON. */
