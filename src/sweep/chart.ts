@@ -128,7 +128,7 @@ export function sweepChart(report: SweepReport): SafeHtml {
       html`<g transform="translate(${f(right - legendWidth)},${f(bottom - 10 - (legendItems.length - 1 - i) * 16)})"><line x1="0" x2="18" y1="-4" y2="-4" stroke="${item.color}" stroke-width="2"${item.dashed ? html` stroke-dasharray="4 3"` : ''}/><text x="24" y="0">${item.text}</text></g>`,
   );
   const name = path.basename(path.dirname(report.model.path));
-  const title = `${name}: ${label} ${tuned ? `after ${report.options.epochs} epoch${report.options.epochs === 1 ? '' : 's'} of fine-tuning` : 'before fine-tuning'}, on ${report.data.validationSamples} held-out samples`;
+  const title = `${name}: ${label} on ${report.data.validationSamples} held-out samples, ${tuned ? `before and after ${report.options.epochs} epoch${report.options.epochs === 1 ? '' : 's'} of fine-tuning` : 'factorized, not fine-tuned'}`;
   return html`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="${FONT}" font-size="11" fill="#1f2328" role="img" aria-label="${title}">
 <rect width="${W}" height="${H}" fill="#fff"/>
 <text x="${PLOT.L}" y="18" font-size="13" font-weight="600">${title}</text>

@@ -4,9 +4,9 @@
  * rendering, the HTML page included, lays out the same cells.
  */
 import path from 'node:path';
-import { bytes, compact, int, metric, seconds, shortPath, times } from '../report/format.js';
+import { bytes, compact as compactNumber, int, metric, seconds, shortPath, times } from '../report/format.js';
 import { cell, code, mdTable } from '../report/render-markdown.js';
-import { table } from '../report/render-text.js';
+import { table, wrap } from '../report/render-text.js';
 import type { MetricsReport } from '../report/schema.js';
 import type { SweepPoint, SweepReport } from './schema.js';
 
@@ -29,30 +29,50 @@ export interface SweepTable {
   align: string;
 }
 
-/** The sweep's table: what each point costs and what it scores, the original first. */
-export function sweepTable(report: SweepReport): SweepTable {
+/** One column: its heading (full, and short for the terminal), and its cell for the original and for a point. */
+interface Column {
+  head: string;
+  short?: string;
+  align: 'l' | 'r';
+  /** Only in the full tables (Markdown, HTML): the terminal's must fit 80 columns. */
+  wideOnly?: boolean;
+  original: string;
+  point: (p: SweepPoint) => string;
+}
+
+/**
+ * The sweep's table: what each point costs and what it scores, the original first. `compact` (the
+ * terminal's) leaves out FLOPs, and agreement when there are two score columns, to fit 80 columns.
+ */
+export function sweepTable(report: SweepReport, compact = false): SweepTable {
   const key = sweepMetric(report);
   const tuned = report.options.epochs > 0;
-  const head = ['method', 'rank', 'params', 'smaller', 'weight bytes', 'FLOPs', ...(tuned ? [`${key} before`, `${key} tuned`] : [key]), 'change', ...(key === 'accuracy' ? ['agreement'] : []), 'time'];
   const { model, original } = report;
-  const flops = (f: number | null): string => (f === null ? '—' : compact(f));
-  const originalRow = ['original', '—', int(model.params), times(1), bytes(model.weightBytes), flops(model.flops), ...(tuned ? [metric(key, original[key]), metric(key, original[key])] : [metric(key, original[key])]), '', ...(key === 'accuracy' ? [''] : []), ''];
-  const rows = report.points.map((p) => {
-    const score = finalMetrics(p);
-    return [
-      p.method,
-      String(p.rank),
-      int(p.params),
-      times(model.params / p.params),
-      bytes(p.weightBytes),
-      flops(p.flops),
-      ...(tuned ? [metric(key, p.factorized[key]), metric(key, p.fineTuned?.[key])] : [metric(key, p.factorized[key])]),
-      change(key, score[key], original[key]),
-      ...(key === 'accuracy' ? [metric('agreement', score.agreement)] : []),
-      seconds(p.timings.totalMs),
-    ];
-  });
-  return { head, rows: [originalRow, ...rows], align: `l${'r'.repeat(head.length - 1)}` };
+  const flops = (f: number | null): string => (f === null ? '—' : compactNumber(f));
+  const reference = metric(key, original[key]);
+  const columns: Column[] = [
+    { head: 'method', align: 'l', original: 'original', point: (p) => p.method },
+    { head: 'rank', align: 'r', original: '—', point: (p) => String(p.rank) },
+    { head: 'params', align: 'r', original: int(model.params), point: (p) => int(p.params) },
+    { head: 'smaller', align: 'r', original: times(1), point: (p) => times(model.params / p.params) },
+    { head: 'weight bytes', short: 'bytes', align: 'r', original: bytes(model.weightBytes), point: (p) => bytes(p.weightBytes) },
+    { head: 'FLOPs', align: 'r', wideOnly: true, original: flops(model.flops), point: (p) => flops(p.flops) },
+    ...(tuned
+      ? [
+          { head: `${key} before`, short: 'before', align: 'r', original: reference, point: (p) => metric(key, p.factorized[key]) } satisfies Column,
+          { head: `${key} tuned`, short: 'tuned', align: 'r', original: reference, point: (p) => metric(key, p.fineTuned?.[key]) } satisfies Column,
+        ]
+      : [{ head: key, align: 'r', original: reference, point: (p) => metric(key, p.factorized[key]) } satisfies Column]),
+    { head: 'change', align: 'r', original: '', point: (p) => change(key, finalMetrics(p)[key], original[key]) },
+    ...(key === 'accuracy' ? [{ head: 'agreement', short: 'agrees', align: 'r', wideOnly: tuned, original: '', point: (p) => metric('agreement', finalMetrics(p).agreement) } satisfies Column] : []),
+    { head: 'time', align: 'r', original: '', point: (p) => seconds(p.timings.totalMs) },
+  ];
+  const shown = columns.filter((c) => !(compact && c.wideOnly === true));
+  return {
+    head: shown.map((c) => (compact ? (c.short ?? c.head) : c.head)),
+    rows: [shown.map((c) => c.original), ...report.points.map((p) => shown.map((c) => c.point(p)))],
+    align: shown.map((c) => c.align).join(''),
+  };
 }
 
 /** The change from the original: points of accuracy or agreement ("−0.28"), or relative loss ("+12%"). */
@@ -72,8 +92,8 @@ export function sweepSummary(report: SweepReport, cwd = process.cwd()): string {
 }
 
 export function renderSweepText(report: SweepReport, cwd = process.cwd()): string {
-  const t = sweepTable(report);
-  const lines = [`lowrank sweep · ${shortPath(report.model.path, cwd)} · backend ${report.backend}`, sweepSummary(report, cwd), '', ...table([t.head, ...t.rows], t.align)];
+  const t = sweepTable(report, true);
+  const lines = [`lowrank sweep · ${shortPath(report.model.path, cwd)} · backend ${report.backend}`, ...wrap(sweepSummary(report, cwd), 80), '', ...table([t.head, ...t.rows], t.align)];
   lines.push('', `total ${seconds(report.timings.totalMs)}`);
   return `${lines.join('\n')}\n`;
 }

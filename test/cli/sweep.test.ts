@@ -34,7 +34,8 @@ describe('lowrank sweep', () => {
     assert.equal(first.code, 0, first.stderr);
     const rows = first.stdout.split('\n').filter((l) => /^(original|svd|whiten) /.test(l));
     assert.deepEqual(rows.map((l) => l.split(/\s+/).slice(0, 2).join(' ')), ['original —', 'svd 2', 'svd 8', 'whiten 2', 'whiten 8']);
-    assert.match(first.stdout, /method\s+rank\s+params\s+smaller\s+weight bytes\s+FLOPs\s+accuracy\s+change\s+agreement\s+time/);
+    assert.match(first.stdout, /^method\s+rank\s+params\s+smaller\s+bytes\s+accuracy\s+change\s+agrees\s+time$/m);
+    assert.ok(first.stdout.split('\n').every((l) => l.length <= 80), 'fits 80 columns');
     for (let i = 1; i <= 4; i++) assert.match(first.stderr, new RegExp(`^\\[${i}/4\\] (svd|whiten) rank \\d+: [\\d,]+ params, loss [\\d.]+, accuracy [\\d.]+% \\(`, 'm'));
   });
 

@@ -67,12 +67,14 @@ describe('sweep table', () => {
     assert.deepEqual(t.rows[1]?.slice(6, 9), ['20.00%', '70.00%', '−25.00']);
   });
 
-  it('text and Markdown lay out the same cells', () => {
-    const text = renderSweepText(plain);
-    const md = renderSweepMarkdown(plain);
-    for (const row of sweepTable(plain).rows) {
-      assert.match(text, new RegExp(row.filter(Boolean).map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+')));
-      assert.ok(md.includes(`| ${row.join(' | ')} |`));
+  it('text and Markdown lay out the same cells; the terminal\'s leave out FLOPs to fit 80 columns', () => {
+    for (const r of [plain, report([point('svd', 2, 0.2, 0.7)], 3)]) {
+      const text = renderSweepText(r);
+      const md = renderSweepMarkdown(r);
+      for (const row of sweepTable(r, true).rows) assert.match(text, new RegExp(row.filter(Boolean).map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+')));
+      for (const row of sweepTable(r).rows) assert.ok(md.includes(`| ${row.join(' | ')} |`));
+      assert.ok(!sweepTable(r, true).head.includes('FLOPs') && sweepTable(r).head.includes('FLOPs'));
+      assert.ok(text.split('\n').every((l) => l.length <= 80));
     }
   });
 });
@@ -102,7 +104,7 @@ describe('sweep chart', () => {
     const svg = sweepChart(report([point('svd', 2, 0.2, 0.7), point('svd', 8, 0.5, 0.9)], 2)).toString();
     assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
     assert.equal((svg.match(/<polyline [^>]*stroke-dasharray/g) ?? []).length, 1);
-    assert.match(svg, /after 2 epochs of fine-tuning/);
+    assert.match(svg, /before and after 2 epochs of fine-tuning/);
   });
 
   it('escapes text from the report', () => {
