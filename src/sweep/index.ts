@@ -75,11 +75,12 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
   };
   const base = evaluateModel(original, loss, data.validation, shapes);
   try {
-    emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params); ${data.validation.count} held-out samples, ${data.train.count} to ${options.epochs > 0 ? 'train and ' : ''}calibrate on` });
     const loadMs = performance.now() - started;
     const points: SweepPoint[] = [];
     const total = lists.methods.length * lists.ranks.length;
-    const point = pointRunner(run, base, emit);
+    // Said once the first plan stands, as compress does, so a plan's refusal is the only line printed.
+    const loaded = once(() => emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params), ${data.samples} samples from ${options.data}; every point is measured on ${data.validation.count} held-out samples` }));
+    const point = pointRunner(run, base, emit, loaded);
     for (const method of lists.methods) {
       for (const rank of lists.ranks) {
         const measured = await point(method, rank);
@@ -138,7 +139,7 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
  * and method. Their stage messages would repeat for every point, so only notes (once each) and
  * training events pass through.
  */
-function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit: (event: SweepEvent) => void): (method: SweepMethod, rank: number) => Promise<SweepPoint> {
+function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit: (event: SweepEvent) => void, planned: () => void): (method: SweepMethod, rank: number) => Promise<SweepPoint> {
   const noted = new Set<string>();
   const quiet = (event: CompressEvent): void => {
     throwIfAborted(run.signal);
@@ -153,6 +154,7 @@ function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit
     const started = performance.now();
     const at: Prepared = { ...run, options: { ...run.options, rank: { kind: 'fixed', rank }, method }, emit: quiet };
     const plan = planRun(at);
+    planned();
     const { factorized, factorizeMs } = await factorizeModel(at, plan, performance.now() - started);
     try {
       const tuned = await tune(at, factorized, base);
@@ -175,6 +177,14 @@ function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit
     } finally {
       factorized.model.dispose();
     }
+  };
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) fn();
+    done = true;
   };
 }
 

@@ -64,19 +64,16 @@ export function parseMethods(value: string | readonly string[] | undefined): Swe
 }
 
 /**
- * The lists, checked against the model: a rank at or past every chosen layer's break-even would
- * factorize nothing, so it is refused with the largest rank that helps.
+ * The lists, checked against the model: a rank past every chosen layer's break-even would factorize
+ * nothing, so it is refused with the largest rank that helps.
  */
 export function sweepLists(input: SweepInput, largestUsefulRank: number): SweepLists {
   const ranks = parseRanks(input.ranks);
   const methods = parseMethods(input.methods);
   const top = ranks[ranks.length - 1] as number;
-  if (top > largestUsefulRank) {
-    throw new UsageError(
-      largestUsefulRank === 0
-        ? '--ranks: no layer of the model gets smaller at any rank'
-        : `--ranks: no layer would get smaller at rank ${top}; the largest rank that would help is ${largestUsefulRank}`,
-    );
+  // 0: no chosen layer can get smaller at all; compress's own error says why (no such layer, --layers).
+  if (largestUsefulRank > 0 && top > largestUsefulRank) {
+    throw new UsageError(`--ranks: no layer would get smaller at rank ${top}; the largest rank that would help is ${largestUsefulRank}`);
   }
   return { ranks, methods };
 }

@@ -90,6 +90,7 @@ describe('lowrank sweep refuses bad input: exit 2, one line, nothing written', (
     ['a fraction', ['--ranks', '2.5'], /--ranks: "2.5" is not a positive integer/],
     ['a rank past every break-even', ['--ranks', '4,200'], /--ranks: no layer would get smaller at rank 200; the largest rank that would help is 85/],
     ['no --ranks', [], /say which points to sweep: --ranks/],
+    ['--layers that select no layer', ['--ranks', '2', '--layers', 'nope*'], /--layers "nope\*" selects none of the factorizable layers/],
     ['an unknown method', ['--ranks', '2', '--methods', 'svd,asvd'], /--methods: "asvd" is not a method \(svd, whiten\)/],
     ['a repeated method', ['--ranks', '2', '--methods', 'whiten,whiten'], /--methods: whiten is given twice/],
     ['an empty --methods', ['--ranks', '2', '--methods', ''], /--methods is empty/],
