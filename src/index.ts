@@ -16,6 +16,7 @@ export { renderMarkdown } from './report/render-markdown.js';
 export { evaluate, type EvaluateInput, type EvaluationReport } from './evaluate.js';
 export { convert, type ConvertInput, type ConvertReport, type ConvertResult } from './convert.js';
 export { normalizeTopology, matchWeightNames, type Change, type ChangeKind, type Conversion, type WeightRename } from './io/keras3.js';
+export { sweep, sweepFiles, SweepReportSchema, SWEEP_SCHEMA_VERSION, SWEEP_METHODS, parseRanks, parseMethods, defaultSweepOut, type SweepEvent, type SweepInput, type SweepRunInput, type SweepResult, type SweepReport, type SweepPoint, type SweepMethod } from './sweep/index.js';
 export { inspect, INSPECT_ENERGIES, type InspectReport, type InspectedLayer, type EnergyOption } from './inspect.js';
 export { renderText } from './report/render-text.js';
 export { adapt, merge, loadAdapted, readAdapterFolder, baseHash, AdapterJsonSchema, ADAPTER_FORMAT_VERSION, type AdaptEvent, type AdaptResult, type AdaptRunInput, type MergeResult, type AdaptInput, type MergeInput, type AdapterJson, type AdaptedLayer } from './adapt/index.js';

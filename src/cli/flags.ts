@@ -25,6 +25,43 @@ export function dataReadFlags(cmd: Command): Command {
     .option('--input-shape <dims>', 'sizes for open input dimensions, e.g. 64,64,3 for an image model of any size');
 }
 
+/** `--data` and where the held-out part comes from, then how the files are read (dataReadFlags). */
+export function datasetFlags(cmd: Command, purpose: string): Command {
+  cmd
+    .option('-d, --data <file>', `dataset for ${purpose} (.csv, .tsv, .jsonl, .json, .npy, or a folder of images with one subfolder per class)`)
+    .option('--stream', 'read --data as a stream, never whole (default for CSV/TSV files over 256 MB)')
+    .option('--no-stream', 'load --data whole however large')
+    .option('--validation-data <file>', 'evaluate on this file instead of a split of --data')
+    .option('--validation-labels <file>', 'labels for a .npy --validation-data');
+  return dataReadFlags(cmd);
+}
+
+/** How a model is fine-tuned and its data split and shuffled (compress, and sweep with --epochs). */
+export function trainingFlags(cmd: Command): Command {
+  return cmd
+    .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
+    .option('--learning-rate <lr>', 'Adam learning rate', '0.001')
+    .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on (at least 1 row, leaving 1 to train on; 0 only with --validation-data)', '0.2')
+    .option('--seed <n>', 'seed for the split and batch order (same seed, same result on the same backend)', '42')
+    .option('--distill <alpha>', 'share of the loss from the original model\'s outputs (default 0 with labels, 1 without)')
+    .option('--temperature <t>', 'softening of class probabilities when distilling', '2')
+    .option('--patience <n>', 'stop after n epochs without a better validation loss')
+    .addOption(new Option('--train <which>', 'train all layers, or only the factor layers (the others keep all their weights, BatchNormalization statistics included)').choices(['all', 'factors']).default('all'))
+    .option('--freeze-original', 'same as --train factors: layers that were not factorized keep their weights')
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default('constant'))
+    .option('--warmup-steps <n>', 'steps over which the learning rate rises from 0', '0');
+}
+
+/** `--calibration-samples`: the training rows whitening calibrates on. */
+export function calibrationFlag(cmd: Command): Command {
+  return cmd.option('--calibration-samples <n>', 'training rows whitening (--method whiten) calibrates each layer on', '512');
+}
+
+/** `--layers`: which layers to factorize, by name. */
+export function layersFlag(cmd: Command): Command {
+  return cmd.option('--layers <patterns>', 'only layers matching these globs, comma-separated; !pattern excludes (dense_*,!dense_3)');
+}
+
 /** `--format` and its alias `--json`: how a report is printed on stdout. */
 export function formatFlags(cmd: Command, formats: readonly string[] = ['text', 'json', 'markdown', 'html']): Command {
   return cmd

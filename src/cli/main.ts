@@ -14,6 +14,7 @@ import { evaluateCommand } from './evaluate/command.js';
 import { inspectCommand } from './inspect/command.js';
 import { mergeCommand } from './merge/command.js';
 import { reportCommand } from './report/command.js';
+import { sweepCommand } from './sweep/command.js';
 
 export const EXIT = { ok: 0, gate: 1, usage: 2, internal: 3 } as const;
 
@@ -33,6 +34,7 @@ function program(signal: AbortSignal): Command {
   adaptCommand(cli, signal);
   mergeCommand(cli, signal);
   reportCommand(cli);
+  sweepCommand(cli, signal);
   return cli;
 }
 

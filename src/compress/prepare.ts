@@ -63,7 +63,13 @@ export interface PreparedStored {
   loadMs: number;
 }
 
-export async function prepare(input: CompressRunInput): Promise<Prepared | PreparedStored> {
+/**
+ * A caller's own checks of its options against the loaded model (`lowrank sweep`'s lists), run after
+ * the model and compress's options are validated and before the output folder or the data is looked at.
+ */
+export type PrepareCheck = (loaded: { options: CompressOptions; stored: LoadedModel; original: tf.LayersModel }) => void;
+
+export async function prepare(input: CompressRunInput, check?: PrepareCheck): Promise<Prepared | PreparedStored> {
   const started = performance.now();
   const first = parseOptions(FirstSchema, input);
   const backend = await initBackend(first.backend);
@@ -72,6 +78,7 @@ export async function prepare(input: CompressRunInput): Promise<Prepared | Prepa
   const { stored, model: original } = await buildModel(first.model, read.stored);
   try {
     const options = resolveCompressOptions(input);
+    check?.({ options, stored, original });
     if (options.dryRun && hasGates(options.gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
     if (!options.dryRun) {
       checkOutputApart(options);

@@ -18,12 +18,16 @@ export interface Tuned {
   fineTuneMs: number;
 }
 
-export async function tune(run: Prepared, factorized: FactorizedModel): Promise<Tuned> {
+/**
+ * `originalEvaluated`: the original's evaluation when the caller already has it (a sweep evaluates it once
+ * for all its points); `context.reference` is then its predictions, which the caller keeps and disposes.
+ */
+export async function tune(run: Prepared, factorized: FactorizedModel, originalEvaluated?: ReturnType<typeof evaluateModel>): Promise<Tuned> {
   const { data, loss, shapes, original, emit } = run;
   if (data === undefined || loss === null || shapes === null) return { evaluation: null, training: null, context: null, evaluateMs: 0, fineTuneMs: 0 };
   emit({ status: 'stage', stage: 'evaluate', message: `evaluating on ${data.validation.count} held-out samples` });
   let t = performance.now();
-  const base = evaluateModel(original, loss, data.validation, shapes);
+  const base = originalEvaluated ?? evaluateModel(original, loss, data.validation, shapes);
   const context: EvaluationContext = { loss, data: data.validation, shapes, reference: base.predictions };
   const before = evaluateModel(factorized.model, loss, data.validation, shapes, base.predictions);
   before.predictions.dispose();

@@ -66,15 +66,20 @@ export async function outputState(dir: string): Promise<'free' | 'lowrank-output
 /** The record lowrank writes beside a model: compress's report.json, convert's conversion.json, merge's merge.json. */
 const LOWRANK_MARKERS = ['report.json', 'conversion.json', 'merge.json'] as const;
 
+/** What `lowrank sweep` writes: sweep.json (the record) and its renderings, no model. */
+export const SWEEP_FILES = ['sweep.json', 'sweep.md', 'sweep.html', 'sweep.svg'] as const;
+
 /**
  * A folder lowrank wrote: model.json, exactly the shards its manifest names, and one record that
- * lowrank wrote (`tool.name` "lowrank": report.json, conversion.json or merge.json); or an adapter
- * folder: adapter.json (lowrank's, holding the manifest) and exactly its shards. Regular files only.
- * This is the only kind of folder --force replaces, so `--out ~ --force` can never delete a home folder.
+ * lowrank wrote (`tool.name` "lowrank": report.json, conversion.json or merge.json); an adapter folder:
+ * adapter.json (lowrank's, holding the manifest) and exactly its shards; or a sweep's folder (sweep.json
+ * by lowrank and its renderings). Regular files only. This is the only kind of folder --force replaces,
+ * so `--out ~ --force` can never delete a home folder.
  */
 async function isLowrankOutput(dir: string, entries: readonly Dirent[]): Promise<boolean> {
   if (entries.some((e) => !e.isFile())) return false;
   const names = new Set(entries.map((e) => e.name));
+  if (names.has('sweep.json') && !names.has('model.json') && !names.has('adapter.json')) return isSweepOutput(dir, names);
   const holder = names.has('model.json') ? 'model.json' : names.has('adapter.json') ? 'adapter.json' : undefined;
   const marker = holder === 'adapter.json' ? holder : LOWRANK_MARKERS.find((m) => names.has(m));
   if (holder === undefined || marker === undefined) return false;
@@ -94,6 +99,13 @@ async function isLowrankOutput(dir: string, entries: readonly Dirent[]): Promise
     }
   }
   return expected.size === names.size && [...names].every((n) => expected.has(n));
+}
+
+/** A sweep's folder: sweep.json that lowrank wrote, and nothing but the files a sweep writes. */
+async function isSweepOutput(dir: string, names: ReadonlySet<string>): Promise<boolean> {
+  if (![...names].every((n) => (SWEEP_FILES as readonly string[]).includes(n))) return false;
+  const record = await readJsonSmall(path.join(dir, 'sweep.json'));
+  return (record as { tool?: { name?: unknown } } | undefined)?.tool?.name === 'lowrank';
 }
 
 /** JSON of a file of at most 64 MB, or undefined when it is larger or not JSON. */

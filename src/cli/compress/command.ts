@@ -2,7 +2,7 @@
  * `lowrank compress`: its flags. The handler (and with it TensorFlow.js) loads only when it runs.
  */
 import { Option, type Command } from 'commander';
-import { backendFlag, colorFlag, dataReadFlags, formatFlags, gateFlags, nonfiniteFlag, setupFlag, svdFlag } from '../flags.js';
+import { backendFlag, calibrationFlag, colorFlag, datasetFlags, formatFlags, gateFlags, layersFlag, nonfiniteFlag, setupFlag, svdFlag, trainingFlags } from '../flags.js';
 
 export function compressCommand(cli: Command, signal: AbortSignal): void {
   const cmd = cli
@@ -12,27 +12,11 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
     .option('-r, --rank <rank>', 'rank for every eligible layer (16), or per layer (dense_1=16,dense_2=8)')
     .option('--energy <fraction>', 'per layer, the smallest rank keeping this share of the singular values\' energy (0.95)')
     .addOption(new Option('--method <method>', 'svd: keep the kernel\'s top singular values; whiten: minimize the error on the layer\'s inputs, calibrated on training rows of --data (default: whiten with --data, svd without)').choices(['svd', 'whiten']))
-    .option('--calibration-samples <n>', 'training rows --method whiten calibrates each layer on', '512')
-    .option('--layers <patterns>', 'only layers matching these globs, comma-separated; !pattern excludes (dense_*,!dense_3)')
-    .option('-d, --data <file>', 'dataset for fine-tuning and evaluation (.csv, .tsv, .jsonl, .json, .npy, or a folder of images with one subfolder per class)')
-    .option('--stream', 'read --data as a stream, never whole (default for CSV/TSV files over 256 MB)')
-    .option('--no-stream', 'load --data whole however large')
-    .option('--validation-data <file>', 'evaluate on this file instead of a split of --data')
-    .option('--validation-labels <file>', 'labels for a .npy --validation-data');
-  dataReadFlags(cmd)
+  layersFlag(calibrationFlag(cmd));
+  datasetFlags(cmd, 'fine-tuning and evaluation')
     .option('-o, --out <dir>', 'output folder (default: <model folder>-lowrank)')
-    .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only (default: 3 with --data, 0 without)')
-    .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
-    .option('--learning-rate <lr>', 'Adam learning rate', '0.001')
-    .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on (at least 1 row, leaving 1 to train on; 0 only with --validation-data)', '0.2')
-    .option('--seed <n>', 'seed for the split and batch order (same seed, same result on the same backend)', '42')
-    .option('--distill <alpha>', 'share of the loss from the original model\'s outputs (default 0 with labels, 1 without)')
-    .option('--temperature <t>', 'softening of class probabilities when distilling', '2')
-    .option('--patience <n>', 'stop after n epochs without a better validation loss')
-    .addOption(new Option('--train <which>', 'train all layers, or only the factor layers (the others keep all their weights, BatchNormalization statistics included)').choices(['all', 'factors']).default('all'))
-    .option('--freeze-original', 'same as --train factors: layers that were not factorized keep their weights')
-    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default('constant'))
-    .option('--warmup-steps <n>', 'steps over which the learning rate rises from 0', '0');
+    .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only (default: 3 with --data, 0 without)');
+  trainingFlags(cmd);
   backendFlag(cmd)
     .option('-f, --force', 'replace an output folder that lowrank wrote (nothing else is ever replaced)')
     .option('--dry-run', 'print the plan and exit; nothing is written and --data is not read');
