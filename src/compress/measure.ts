@@ -5,9 +5,10 @@
 import { ModelFormatError } from '../errors.js';
 import type { FactorizedModel } from '../factorize/index.js';
 import { buildModelFiles, modelFiles, type ModelFiles, type ModelJson, type StoredWeight } from '../io/index.js';
+import { ONE_WEIGHT_AT_A_TIME_ABOVE } from '../io/layers-model.js';
 import { countFlops } from '../measure/flops.js';
 import { measureBytes, medianPredictMs } from '../measure/latency.js';
-import { measureVariant, restoreFiles, storeWeightAs, type EvaluationContext, type Storage } from '../measure/sizes.js';
+import { measureStoredVariant, measureVariant, restoreFiles, storeWeightAs, type EvaluationContext, type Storage } from '../measure/sizes.js';
 import { writtenVariant, type FlopsReport, type SizeVariant, type SizeVariantName, type SpeedReport } from '../report/schema.js';
 import type { tf } from '../tf.js';
 import type { InputShapes } from '../train/tensors.js';
@@ -37,9 +38,12 @@ export async function measure(run: Prepared, factorized: FactorizedModel, contex
     },
   });
   const speed = await latency(original, factorized.model, shapes);
-  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, context);
+  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, context, original.countParams());
   const flops = flopsOf(original, factorized.model, shapes);
-  const inputBytes = measureBytes(stored.weights.map((w) => w.bytes));
+  // One weight at a time: a large model's stored bytes are read on demand (io/load.ts).
+  const inputBytes = await measureBytes((function* () {
+    for (const w of stored.weights) yield w.bytes;
+  })());
   return { inputBytes, written, sizes, speed, flops, measureMs: performance.now() - started };
 }
 
@@ -80,10 +84,18 @@ async function measureSizes(
   lowrank: ModelFiles,
   quantize: 'float16' | 'uint8' | undefined,
   context: EvaluationContext | null,
+  params: number,
 ): Promise<{ sizes: SizeVariant[]; written: ModelFiles }> {
   const { weightsManifest: _, ...base } = json;
   const sizes: SizeVariant[] = [];
+  // A large model without data to evaluate: its rows are counted weight by weight (no whole files).
+  const stream = context === null && weights.reduce((sum, w) => sum + w.bytes.byteLength, 0) > ONE_WEIGHT_AT_A_TIME_ABOVE;
   for (const [variant, storage] of STORAGES) {
+    if (stream) {
+      const row = await measureStoredVariant(variant, base, weights, storage, params);
+      if (row !== null) sizes.push(row);
+      continue;
+    }
     const files = reencode(() => buildModelFiles(base, weights.map((w) => storeWeightAs(w, storage))));
     // A weight with Inf/NaN has no uint8 range: that row is left out rather than failing the run.
     if (files !== null) sizes.push(await measureVariant(variant, files, context));

@@ -5,6 +5,7 @@
 import { tf } from '../tf.js';
 import { VERSION } from '../version.js';
 import { checkFinite, readModel, type LoadedModel, type StoredWeight } from './load.js';
+import { checkWasmCapacity } from './capacity.js';
 import { checkTopologySizes } from '../graph/check.js';
 import { readTopology, walkLayers } from '../graph/topology.js';
 import { matchWeightNames, type WeightRename } from './keras3.js';
@@ -29,8 +30,10 @@ export interface OpenedModel {
  * the stored bytes and the topology is checked before tfjs allocates anything: NaN/Infinity in the
  * weights (unless `allowNonfinite`) and the sizes layers declare.
  */
-export async function loadModel(file: string, options: { allowNonfinite?: boolean } = {}): Promise<OpenedModel> {
-  const read = await readModel(file);
+export async function loadModel(file: string, options: { allowNonfinite?: boolean; wasmHeapBytes?: number } = {}): Promise<OpenedModel> {
+  // On wasm, a model its heap cannot hold is refused from model.json alone, before anything is read.
+  const onWasm = activeBackend() === 'wasm';
+  const read = await readModel(file, onWasm ? { beforeWeights: (json) => checkWasmCapacity(file, json, options.wasmHeapBytes) } : {});
   if (options.allowNonfinite !== true) checkFinite(file, read.weights);
   checkTopologySizes(file, read.json.modelTopology, read.weights.map((w) => w.entry));
   // Keras 3 names weights after the model (`sequential/dense/kernel`) or its own layout: ask tfjs
@@ -39,6 +42,15 @@ export async function loadModel(file: string, options: { allowNonfinite?: boolea
     ? renameWeights(read, matchWeightNames(file, await topologyWeights(file, read.json.modelTopology), read.weights.map((w) => w.entry)))
     : read;
   return { stored, model: await toLayersModel(file, stored.json.modelTopology, stored.weights) };
+}
+
+/** The active backend's name, or undefined when none is ready yet. */
+function activeBackend(): string | undefined {
+  try {
+    return tf.getBackend();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -62,7 +74,13 @@ function renameWeights(stored: LoadedModel, renames: readonly WeightRename[]): L
   return {
     ...stored,
     json: { ...stored.json, weightsManifest: stored.json.weightsManifest.map((g) => ({ ...g, weights: g.weights.map(rename) })) },
-    weights: stored.weights.map((w) => ({ entry: rename(w.entry), bytes: w.bytes })),
+    // A getter, not the bytes: a large model's weights are read on demand and must stay so.
+    weights: stored.weights.map((w) => ({
+      entry: rename(w.entry),
+      get bytes(): Uint8Array {
+        return w.bytes;
+      },
+    })),
     conversion: { ...stored.conversion, renames: [...renames] },
   };
 }
