@@ -17,6 +17,8 @@ const ConvertOptionsSchema = z.object({
   out: z.string().min(1, '--out must not be empty').optional(),
   force: z.boolean().default(false),
   allowNonfinite: z.boolean().default(false),
+  /** A JS module whose setup(tf) registers the model's custom layer classes (runs the user's code). */
+  setup: z.string().min(1, '--setup is empty').optional(),
   backend: BackendSchema,
 });
 
@@ -59,7 +61,7 @@ export async function convert(input: ConvertInput): Promise<ConvertResult> {
   const backend = await initBackend(o.backend);
   // The model's own defects come first. Building it proves tfjs loads what we write, and tells which
   // weights the topology has.
-  const { stored, model } = await loadModel(o.model, { allowNonfinite: o.allowNonfinite });
+  const { stored, model } = await loadModel(o.model, { allowNonfinite: o.allowNonfinite, ...(o.setup !== undefined ? { setup: o.setup } : {}), purpose: 'converting' });
   model.dispose();
   if (path.resolve(o.model).startsWith(path.resolve(out) + path.sep)) throw new UsageError(`--out ${out} holds the input ${o.model}; write the output somewhere else`);
   await checkOutputFree(out, o.force);

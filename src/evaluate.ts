@@ -24,6 +24,8 @@ const EvaluateOptionsSchema = z.object({
   inputShape: z.union([z.string(), z.array(z.number())]).optional(),
   backend: BackendSchema,
   allowNonfinite: z.boolean().default(false),
+  /** A JS module whose setup(tf) registers the model's custom layer classes (runs the user's code). */
+  setup: z.string().min(1, '--setup is empty').optional(),
 });
 export type EvaluateInput = z.input<typeof EvaluateOptionsSchema>;
 
@@ -43,10 +45,10 @@ export interface EvaluationReport {
 export async function evaluate(input: EvaluateInput): Promise<EvaluationReport> {
   const o = parseOptions(EvaluateOptionsSchema, input);
   const backend = await initBackend(o.backend);
-  const { stored, model } = await loadModel(o.model, { allowNonfinite: o.allowNonfinite });
+  const { stored, model } = await loadModel(o.model, { allowNonfinite: o.allowNonfinite, ...(o.setup !== undefined ? { setup: o.setup } : {}), purpose: 'evaluating' });
   let reference: Awaited<ReturnType<typeof loadModel>> | undefined;
   try {
-    reference = o.reference === undefined ? undefined : await loadModel(o.reference, { allowNonfinite: o.allowNonfinite });
+    reference = o.reference === undefined ? undefined : await loadModel(o.reference, { allowNonfinite: o.allowNonfinite, ...(o.setup !== undefined ? { setup: o.setup } : {}), purpose: 'evaluating' });
   } catch (err) {
     model.dispose();
     throw err;

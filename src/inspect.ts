@@ -56,6 +56,8 @@ const InspectOptionsSchema = z.object({
   backend: BackendSchema,
   layers: z.string().optional(),
   allowNonfinite: z.boolean().default(false),
+  /** A JS module whose setup(tf) registers the model's custom layer classes (runs the user's code). */
+  setup: z.string().min(1, '--setup is empty').optional(),
   svd: SvdMethodSchema,
   seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
 });
@@ -66,7 +68,7 @@ export type InspectInput = z.input<typeof InspectOptionsSchema>;
 export async function inspect(modelPath: string, input: InspectInput = {}): Promise<InspectReport> {
   const options = parseOptions(InspectOptionsSchema, input);
   const backend = await initBackend(options.backend);
-  const { stored, model } = await loadModel(modelPath, { allowNonfinite: options.allowNonfinite });
+  const { stored, model } = await loadModel(modelPath, { allowNonfinite: options.allowNonfinite, ...(options.setup !== undefined ? { setup: options.setup } : {}), purpose: 'inspecting' });
   try {
     const bytesByWeight = new Map(stored.weights.map((w) => [w.entry.name, w.bytes.byteLength]));
     // A plan for the largest share shown: its spectra (the top values, up to the break-even, on large

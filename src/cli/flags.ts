@@ -51,3 +51,8 @@ export function svdFlag(cmd: Command): Command {
     new Option('--svd <method>', 'exact: full SVD of every layer; randomized: only the top singular values (fast on large layers); auto: by shape').choices(['exact', 'randomized', 'auto']).default('auto'),
   );
 }
+
+/** `--setup`: the user's module that registers custom layer classes; it runs their code. */
+export function setupFlag(cmd: Command): Command {
+  return cmd.option('--setup <module>', 'JS module (ESM or CommonJS) exporting setup(tf), run before loading to register custom layer classes; it runs your code');
+}

@@ -7,6 +7,7 @@ import { applyPlan, chosen, layerFilter, planModel, type FactorizedModel, type P
 import { factorizableClasses } from '../factorize/registry.js';
 import { formatRank, type CompressOptions } from './options.js';
 import type { Prepared } from './prepare.js';
+import { whitenPlan } from './calibrate.js';
 
 /** The plan for this run, or NothingToDoError naming what would help. */
 export function planRun(run: Prepared): Plan {
@@ -27,12 +28,13 @@ export async function factorizeModel(run: Prepared, plan: Plan, planMs: number):
   const samples = data === undefined ? '' : `, ${data.samples} samples from ${options.data}${'batches' in data.train ? ' (streamed)' : ''}`;
   emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params)${samples}` });
   if (options.data === undefined) emit({ status: 'note', message: 'no --data given: the model is factorized but not fine-tuned, and no accuracy is measured' });
-  emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)` });
+  emit({ status: 'stage', stage: 'factorize', message: `factorizing ${chosen(plan).length} of ${plan.entries.length} layer(s)${options.method === 'whiten' ? `, whitened on ${Math.min(options.calibrationSamples, data?.train.count ?? 0)} training samples` : ''}` });
+  if (options.method === 'whiten') await whitenPlan(run, plan);
   const factorized = await applyPlan(options.model, run.stored.json.modelTopology, original, plan);
   return { factorized, factorizeMs: planMs + performance.now() - started };
 }
 
-function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoError {
+export function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoError {
   if (plan.entries.length === 0) {
     return new NothingToDoError(options.model, `the model has no layer lowrank can factorize (${factorizableClasses().join(', ')})`);
   }

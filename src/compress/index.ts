@@ -7,6 +7,7 @@ import { factorizeModel, planRun } from './factorize.js';
 import { measure } from './measure.js';
 import { prepare } from './prepare.js';
 import { buildReport } from './report.js';
+import { compressStored } from './stored.js';
 import { tune } from './tune.js';
 import type { CompressResult, CompressRunInput } from './types.js';
 import { writeOutput } from './write.js';
@@ -17,6 +18,8 @@ import { writeOutput } from './write.js';
  */
 export async function compress(input: CompressRunInput): Promise<CompressResult> {
   const run = await prepare(input);
+  // Layer classes tfjs lacks: everything that works on the JSON and the stored weights, nothing more.
+  if ('unknownClasses' in run) return compressStored(run);
   const disposables: Array<{ dispose(): void }> = [run.original];
   try {
     const planStarted = performance.now();

@@ -38,7 +38,11 @@ export async function measure(run: Prepared, factorized: FactorizedModel, contex
     },
   });
   const speed = await latency(original, factorized.model, shapes);
-  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, context, original.countParams());
+  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, (variant, f) => measureVariant(variant, f, context), {
+    // Without data to evaluate, a large model's rows are counted weight by weight (no whole files).
+    streamLarge: context === null,
+    params: original.countParams(),
+  });
   const flops = flopsOf(original, factorized.model, shapes);
   // One weight at a time: a large model's stored bytes are read on demand (io/load.ts).
   const inputBytes = await measureBytes((function* () {
@@ -74,33 +78,37 @@ const STORAGES: ReadonlyArray<[SizeVariantName, Storage]> = [
 
 /**
  * The size table: the original re-stored as float32, float16 and uint8, and the low-rank output as
- * computed and quantized, each written in memory, reloaded and evaluated. Returns the files of the
- * variant to write (the low-rank output, quantized with --quantize).
+ * computed and quantized, each written in memory and measured by `measureOne` (reloaded and evaluated,
+ * or for a model that cannot run, its bytes only). With `large.streamLarge`, a model above
+ * ONE_WEIGHT_AT_A_TIME_ABOVE has the original's rows counted weight by weight instead, `large.params`
+ * being its parameter count. Returns the files of the variant to write (the low-rank output,
+ * quantized with --quantize).
  */
-async function measureSizes(
+export async function measureSizes(
   modelPath: string,
   json: ModelJson,
   weights: readonly StoredWeight[],
   lowrank: ModelFiles,
   quantize: 'float16' | 'uint8' | undefined,
-  context: EvaluationContext | null,
-  params: number,
+  measureOne: (variant: SizeVariantName, files: ModelFiles) => Promise<SizeVariant> | SizeVariant,
+  large: { streamLarge: boolean; params: number },
 ): Promise<{ sizes: SizeVariant[]; written: ModelFiles }> {
   const { weightsManifest: _, ...base } = json;
   const sizes: SizeVariant[] = [];
-  // A large model without data to evaluate: its rows are counted weight by weight (no whole files).
-  const stream = context === null && weights.reduce((sum, w) => sum + w.bytes.byteLength, 0) > ONE_WEIGHT_AT_A_TIME_ABOVE;
+  // A large model whose rows need no reload (no data to evaluate, or a model that cannot run): its
+  // rows are counted weight by weight, never as whole files.
+  const stream = large.streamLarge && weights.reduce((sum, w) => sum + w.bytes.byteLength, 0) > ONE_WEIGHT_AT_A_TIME_ABOVE;
   for (const [variant, storage] of STORAGES) {
     if (stream) {
-      const row = await measureStoredVariant(variant, base, weights, storage, params);
+      const row = await measureStoredVariant(variant, base, weights, storage, large.params);
       if (row !== null) sizes.push(row);
       continue;
     }
     const files = reencode(() => buildModelFiles(base, weights.map((w) => storeWeightAs(w, storage))));
     // A weight with Inf/NaN has no uint8 range: that row is left out rather than failing the run.
-    if (files !== null) sizes.push(await measureVariant(variant, files, context));
+    if (files !== null) sizes.push(await measureOne(variant, files));
   }
-  sizes.push(await measureVariant('lowrank', lowrank, context));
+  sizes.push(await measureOne('lowrank', lowrank));
   let written = lowrank;
   for (const storage of ['float16', 'uint8'] as const) {
     const files = reencode(() => restoreFiles(lowrank, storage));
@@ -108,7 +116,7 @@ async function measureSizes(
       if (quantize === storage) throw new ModelFormatError(modelPath, `--quantize ${storage}: a weight has non-finite values, which ${storage} cannot hold (use float16 or no --quantize)`);
       continue;
     }
-    sizes.push(await measureVariant(writtenVariant(storage), files, context));
+    sizes.push(await measureOne(writtenVariant(storage), files));
     if (quantize === storage) written = files;
   }
   return { sizes, written };

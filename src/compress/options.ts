@@ -74,8 +74,14 @@ export const CompressOptionsSchema = z.object({
   dryRun: z.boolean().default(false),
   /** Proceed with weights that hold NaN or Infinity (refused by default). */
   allowNonfinite: z.boolean().default(false),
+  /** A JS module whose setup(tf) registers the model's custom layer classes (runs the user's code). */
+  setup: z.string().min(1, '--setup is empty').optional(),
   backend: BackendSchema,
   svd: SvdMethodSchema,
+  /** What each layer's truncation minimizes: the kernel's error (svd) or the error on its inputs (whiten, needs data); default whiten with --data. */
+  method: z.enum(['svd', 'whiten'], { error: '--method must be svd or whiten' }).optional(),
+  /** Training rows the whitening's G = XᵀX is accumulated over. */
+  calibrationSamples: numeric(int('--calibration-samples', 1, 1_000_000)).default(512),
   /** Same as train: 'factors' (the CLI's --freeze-original). */
   freezeOriginal: z.boolean().optional(),
   /** Quantize the output's float weights (factors and the rest) as tfjs-converter does. */
@@ -88,7 +94,7 @@ export type CompressInput = z.input<typeof CompressOptionsSchema>;
 
 /** Options after validation, with defaults filled in and the rank parsed. */
 export interface CompressOptions
-  extends Omit<z.output<typeof CompressOptionsSchema>, 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape' | 'epochs' | 'freezeOriginal' | keyof GateLimits> {
+  extends Omit<z.output<typeof CompressOptionsSchema>, 'method' | 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape' | 'epochs' | 'freezeOriginal' | keyof GateLimits> {
   /** Quality gates to check on the report (none: not checked). */
   gates: GateLimits;
   /** Fine-tuning epochs (0: factorize only). */
@@ -98,6 +104,8 @@ export interface CompressOptions
   /** Sizes for the model's open input dimensions (one input), without the batch dimension. */
   inputShape?: number[];
   rank: RankSpec;
+  /** svd, or whiten (calibrated on the training part of --data). */
+  method: 'svd' | 'whiten';
   out: string;
   backend: BackendChoice;
 }
@@ -110,6 +118,7 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
   if (o.epochs !== undefined && o.epochs > 0 && o.data === undefined && !o.dryRun) {
     throw new UsageError(`--epochs ${o.epochs} fine-tunes, which needs --data (without --data lowrank factorizes only)`);
   }
+  if (o.method === 'whiten' && o.data === undefined) throw new UsageError('--method whiten calibrates on the layers\' inputs, which needs --data');
   if (o.labels !== undefined && o.data === undefined) throw new UsageError('--labels goes with --data');
   if (o.validationLabels !== undefined && o.validationData === undefined) throw new UsageError('--validation-labels goes with --validation-data');
   const { inputShape, imageShape, freezeOriginal, maxAccuracyDrop, maxAgreementLoss, minSizeReduction, ...rest } = o;
@@ -123,6 +132,7 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
     },
     epochs: o.epochs ?? (o.data !== undefined ? DEFAULT_EPOCHS : 0),
     rank,
+    method: o.method ?? (o.data !== undefined ? 'whiten' : 'svd'),
     out: o.out ?? defaultOut(o.model),
     ...(inputShape !== undefined ? { inputShape: parseShape(inputShape) } : {}),
     ...(imageShape !== undefined ? { imageShape: parseImageShape(imageShape) } : {}),

@@ -7,7 +7,7 @@ import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DatasetError, UsageError, throwIfAborted } from '../errors.js';
-import { loadModel, type LoadedModel } from '../io/index.js';
+import { buildModel, needsClassesError, readModelChecked, type LoadedModel } from '../io/index.js';
 import { checkOutputFree } from '../io/save.js';
 import { BackendSchema, parseOptions } from '../options.js';
 import { checkGatesEvaluable, hasGates } from '../report/gates.js';
@@ -44,13 +44,32 @@ const FirstSchema = z.object({
   model: z.string({ error: 'the model path must be a string' }).min(1, 'the model path is empty'),
   backend: BackendSchema,
   allowNonfinite: z.boolean().default(false),
+  setup: z.string().min(1, '--setup is empty').optional(),
 });
 
-export async function prepare(input: CompressRunInput): Promise<Prepared> {
+/**
+ * A model whose layer classes tfjs does not all know (and no --setup registered): planned, factorized
+ * and written from its JSON and stored weights; nothing that needs a running model is measured.
+ */
+export interface PreparedStored {
+  options: CompressOptions;
+  backend: BackendName;
+  stored: LoadedModel;
+  /** The classes that kept the model from running, in first-use order. */
+  unknownClasses: string[];
+  emit: (event: CompressEvent) => void;
+  signal: AbortSignal | undefined;
+  started: number;
+  loadMs: number;
+}
+
+export async function prepare(input: CompressRunInput): Promise<Prepared | PreparedStored> {
   const started = performance.now();
   const first = parseOptions(FirstSchema, input);
   const backend = await initBackend(first.backend);
-  const { stored, model: original } = await loadModel(first.model, { allowNonfinite: first.allowNonfinite });
+  const read = await readModelChecked(first.model, { allowNonfinite: first.allowNonfinite, ...(first.setup !== undefined ? { setup: first.setup } : {}) });
+  if (read.unknownClasses.length > 0) return prepareStored(input, backend, read.stored, read.unknownClasses, started);
+  const { stored, model: original } = await buildModel(first.model, read.stored);
   try {
     const options = resolveCompressOptions(input);
     if (options.dryRun && hasGates(options.gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
@@ -80,6 +99,25 @@ export async function prepare(input: CompressRunInput): Promise<Prepared> {
     original.dispose();
     throw err;
   }
+}
+
+/** The checks of prepare() for a model that will not run: whatever needs it running is refused. */
+async function prepareStored(input: CompressRunInput, backend: BackendName, stored: LoadedModel, unknownClasses: string[], started: number): Promise<PreparedStored> {
+  const options = resolveCompressOptions(input);
+  if (stored.conversion.changes.length > 0) throw needsClassesError(options.model, unknownClasses, 'matching the weights of a Keras 3 model');
+  if (options.data !== undefined) throw needsClassesError(options.model, unknownClasses, options.epochs > 0 ? 'fine-tuning on --data' : 'evaluating on --data');
+  if (options.dryRun && hasGates(options.gates)) throw new UsageError('quality gates need a real run; --dry-run measures nothing');
+  if (!options.dryRun) {
+    checkOutputApart(options);
+    await checkOutputFree(options.out, options.force);
+  }
+  checkGatesEvaluable(options.gates, { hasLabels: false, classifier: false, loss: null });
+  const listener = input.onEvent ?? (() => {});
+  const emit = (event: CompressEvent): void => {
+    throwIfAborted(input.signal);
+    listener(event);
+  };
+  return { options, backend, stored, unknownClasses, emit, signal: input.signal, started, loadMs: performance.now() - started };
 }
 
 /** The loss the data implies for this model, and the fine-tuning objective when there are epochs. */

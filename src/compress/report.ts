@@ -26,7 +26,10 @@ export interface ReportFacts {
   training: FineTuneResult | null;
   sizes: SizeVariant[];
   speed: SpeedReport[];
-  flops: FlopsReport;
+  /** null when the model could not run. */
+  flops: FlopsReport | null;
+  /** Layer classes tfjs lacked, which kept the model from running; absent when it ran. */
+  unknownLayerClasses?: string[];
   /** Stage times; write and total are filled in when the output is written. */
   timings: Omit<CompressionReport['timings'], 'writeMs' | 'totalMs'>;
 }
@@ -70,6 +73,7 @@ export function buildReport(facts: ReportFacts): CompressionReport {
     sizes: facts.sizes,
     speed: facts.speed,
     flops: facts.flops,
+    ...(facts.unknownLayerClasses !== undefined && facts.unknownLayerClasses.length > 0 ? { unknownLayerClasses: [...facts.unknownLayerClasses] } : {}),
     timings: { ...facts.timings, writeMs: 0, totalMs: 0 },
   };
   if (hasGates(options.gates)) report.gates = evaluateGates(report, options.gates);
@@ -87,6 +91,8 @@ function layerReport(e: PlanEntry): LayerReport {
     paramsAfter: e.paramsAfter,
     ...(e.energyKept !== undefined ? { energyKept: e.energyKept } : {}),
     ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
+    ...(e.method !== undefined ? { method: e.method } : {}),
+    ...(e.weightError !== undefined ? { weightError: e.weightError } : {}),
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
     singularValues: e.singularValues,
     ...(e.singularValuesComplete === false ? { singularValuesComplete: false } : {}),

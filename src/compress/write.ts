@@ -5,10 +5,10 @@
 import path from 'node:path';
 import { modelFolderFiles, writeFolderAtomically, type ModelFiles } from '../io/index.js';
 import { ReportSchema, type CompressionReport } from '../report/schema.js';
-import type { Prepared } from './prepare.js';
+import type { Prepared, PreparedStored } from './prepare.js';
 
 /** Write the output and report.json; returns the absolute paths written. Fills report.timings' write and total. */
-export async function writeOutput(run: Prepared, files: ModelFiles, report: CompressionReport): Promise<string[]> {
+export async function writeOutput(run: Prepared | PreparedStored, files: ModelFiles, report: CompressionReport): Promise<string[]> {
   const { options } = run;
   run.emit({ status: 'stage', stage: 'write', message: `writing ${options.out}` });
   const folder = modelFolderFiles(files);

@@ -12,6 +12,7 @@ import { truncate, type SvdOptions } from './svd.js';
 
 export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanEntry, type RankSpec } from './plan.js';
 export { svd, decompose, randomizedSvd, gramSvd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type SvdMethod, type SvdOptions, type SvdTarget, type Factors } from './svd.js';
+export { eigenbasis, diagonalBasis, centeredGram, correctedBias, regularize, whitenedSvd, weightError, DEFAULT_RCOND, DEFAULT_RIDGE, type Eigenbasis, type WhitenOptions } from './whiten.js';
 
 /** The current weights of a live layer as plain arrays. */
 export function layerWeights(layer: tf.layers.Layer): LayerWeights[] {
@@ -65,8 +66,21 @@ export interface FactorizedModel {
   firstFactors: Map<string, string>;
 }
 
-/** Build the factorized model: same weights everywhere but the chosen layers, which become factor pairs. */
-export async function applyPlan(file: string, modelTopology: Record<string, unknown>, original: tf.LayersModel, plan: Plan): Promise<FactorizedModel> {
+/** A plan applied to the topology alone: the new topology and the weights of every new or changed layer. */
+export interface SplitTopology {
+  modelTopology: Record<string, unknown>;
+  /** Weights of the factor layers, by site path (`outer/inner_lowrank`), in each layer's weight order. */
+  newWeights: Map<string, LayerWeights[]>;
+  /** First factor's path by plan name, as in FactorizedModel. */
+  firstFactors: Map<string, string>;
+}
+
+/**
+ * Split every chosen layer into its factor pair and splice the pairs into the topology. Works on the
+ * JSON and the weights alone (`weightsOf` gives a layer's current weights), so layers of classes tfjs
+ * does not know pass through untouched.
+ */
+export function splitTopology(file: string, modelTopology: Record<string, unknown>, plan: Plan, weightsOf: (path: readonly string[]) => LayerWeights[]): SplitTopology {
   const topology = readTopology(file, modelTopology);
   const sites = new Map(walkLayers(file, topology).map((site) => [siteKey(site.path), site]));
   const taken = new Set([...sites.values()].flatMap((site) => site.path));
@@ -82,7 +96,12 @@ export async function applyPlan(file: string, modelTopology: Record<string, unkn
     }
     const firstName = freshName(`${site.json.config.name}_lowrank`, taken);
     const pair = factorizer.split(site.json, entry.rank, firstName);
-    const weights = factorizer.weights(truncate(decomposition, entry.rank), layerWeights(liveLayer(original, site.path)));
+    const originalWeights = [...weightsOf(site.path)];
+    // A whitened layer with a bias gets the mean-corrected bias its factors were fitted with.
+    const bias = plan.biases?.get(entry.name);
+    const kept = originalWeights[1];
+    if (bias !== undefined && kept !== undefined) originalWeights[1] = { values: bias, shape: kept.shape };
+    const weights = factorizer.weights(truncate(decomposition, entry.rank), originalWeights);
     pairs.set(entry.name, pair);
     const firstPath = siteKey([...site.path.slice(0, -1), firstName]);
     newWeights.set(firstPath, weights.first);
@@ -103,7 +122,12 @@ export async function applyPlan(file: string, modelTopology: Record<string, unkn
     });
     return spliceFactorPairs(layers, local, isSequential(t));
   };
-  const newTopology = topology.withLayers(rewrite(topology, []));
+  return { modelTopology: topology.withLayers(rewrite(topology, [])), newWeights, firstFactors };
+}
+
+/** Build the factorized model: same weights everywhere but the chosen layers, which become factor pairs. */
+export async function applyPlan(file: string, modelTopology: Record<string, unknown>, original: tf.LayersModel, plan: Plan): Promise<FactorizedModel> {
+  const { modelTopology: newTopology, newWeights, firstFactors } = splitTopology(file, modelTopology, plan, (path) => layerWeights(liveLayer(original, path)));
   const model = await toLayersModel(file, newTopology, []);
   const copy = (container: tf.LayersModel, prefix: string[]): void => {
     for (const layer of container.layers) {
@@ -118,6 +142,7 @@ export async function applyPlan(file: string, modelTopology: Record<string, unkn
   copy(model, []);
   return { model, modelTopology: newTopology, firstFactors };
 }
+
 function setLayerWeights(layer: tf.layers.Layer, weights: readonly LayerWeights[]): void {
   const tensors = weights.map((w) => tf.tensor(w.values, w.shape, 'float32'));
   layer.setWeights(tensors);

@@ -41,12 +41,22 @@ export interface PlanEntry {
   spectrumEnergy?: number;
   /** How the spectrum was computed. */
   svdMethod?: Svd['method'];
+  /**
+   * What was truncated: the kernel W ('svd', also when absent), or the whitened Λ^½QᵀW ('whiten'), in
+   * which case singularValues, energyKept and relativeError are that matrix's, and relativeError is
+   * the predicted ‖X(W − AB)‖_F/‖XW‖_F on the calibration inputs.
+   */
+  method?: 'svd' | 'whiten';
+  /** With 'whiten': ‖W − AB‖_F/‖W‖_F of the factors actually kept. */
+  weightError?: number;
 }
 
 export interface Plan {
   entries: PlanEntry[];
   /** The decompositions behind the plan, by layer name, reused by the factorize step. */
   decompositions: Map<string, Svd>;
+  /** Biases that replace the original's on the second factor (whitening's mean correction), by layer name. */
+  biases?: Map<string, Float32Array>;
 }
 
 /** A layer of the model as the planner sees it: its JSON and its current weights. */

@@ -12,11 +12,14 @@ import { matchWeightNames, type WeightRename } from './keras3.js';
 import { collectWeights, topologyWeights, toLayersModel } from './layers-model.js';
 import { buildModelFiles, modelFolderFiles, writeFolderAtomically, type ModelFiles } from './save.js';
 import type { ModelJson } from './model-json.js';
+import { UnsupportedLayerError } from '../errors.js';
+import { classList, runSetup, unknownLayerClasses } from './setup.js';
 
 export { readModel, type LoadedModel, type StoredWeight } from './load.js';
 export { toLayersModel, collectWeights, decodeWeight } from './layers-model.js';
 export { buildModelFiles, writeFolderAtomically, modelFolderFiles, checkOutputFree, SHARD_BYTES, type ModelFiles } from './save.js';
 export type { ModelJson, WeightEntry } from './model-json.js';
+export { runSetup, unknownLayerClasses, classList } from './setup.js';
 export type { Change, ChangeKind, Conversion, WeightRename } from './keras3.js';
 
 /** A model read from disk and built into a live tfjs model. */
@@ -25,17 +28,64 @@ export interface OpenedModel {
   model: tf.LayersModel;
 }
 
+/** How a model is read: NaN/Infinity allowed, and the user's --setup module that registers custom classes. */
+export interface LoadOptions {
+  allowNonfinite?: boolean;
+  /** Run this module's setup(tf) first (see setup.ts); its classes are then known to tfjs. */
+  setup?: string;
+  /** What the caller wants the model for, named when its classes are missing ("evaluating"). */
+  purpose?: string;
+  /** The wasm heap's limit to check against (tests); by default the limit wasm32 addresses. */
+  wasmHeapBytes?: number;
+}
+
+/** A model read and checked without building it: enough to plan, factorize and write. */
+export interface ReadModel {
+  stored: LoadedModel;
+  /** Layer classes tfjs does not know (after --setup); empty when the model can be built. */
+  unknownClasses: string[];
+}
+
 /**
- * Read model.json + shards and build the live model (uncompiled). Everything that can be checked on
- * the stored bytes and the topology is checked before tfjs allocates anything: NaN/Infinity in the
- * weights (unless `allowNonfinite`) and the sizes layers declare.
+ * Read model.json + shards and check everything that can be checked on the stored bytes and the
+ * topology, without building a tfjs model: NaN/Infinity in the weights (unless `allowNonfinite`) and
+ * the sizes layers declare. Runs --setup first, since reading asks tfjs which classes it knows.
  */
-export async function loadModel(file: string, options: { allowNonfinite?: boolean; wasmHeapBytes?: number } = {}): Promise<OpenedModel> {
+export async function readModelChecked(file: string, options: LoadOptions = {}): Promise<ReadModel> {
+  if (options.setup !== undefined) await runSetup(options.setup);
   // On wasm, a model its heap cannot hold is refused from model.json alone, before anything is read.
   const onWasm = activeBackend() === 'wasm';
   const read = await readModel(file, onWasm ? { beforeWeights: (json) => checkWasmCapacity(file, json, options.wasmHeapBytes) } : {});
   if (options.allowNonfinite !== true) checkFinite(file, read.weights);
   checkTopologySizes(file, read.json.modelTopology, read.weights.map((w) => w.entry));
+  const unknownClasses = unknownLayerClasses(file, read.json.modelTopology);
+  if (options.setup !== undefined && unknownClasses.length > 0) {
+    throw new UnsupportedLayerError(file, `--setup ${options.setup} did not register the layer class(es) ${classList(unknownClasses)} this model uses`);
+  }
+  return { stored: read, unknownClasses };
+}
+
+/** The one-line refusal for work that needs a running model of a model with classes tfjs lacks. */
+export function needsClassesError(file: string, classes: readonly string[], what: string): UnsupportedLayerError {
+  return new UnsupportedLayerError(
+    file,
+    `${what} needs a running model, and the layer class(es) ${classList(classes)} are not standard TF.js layers: give --setup <module>, a JS module exporting setup(tf) that registers them`,
+  );
+}
+
+/**
+ * Read model.json + shards and build the live model (uncompiled). Everything that can be checked on
+ * the stored bytes and the topology is checked before tfjs allocates anything: NaN/Infinity in the
+ * weights (unless `allowNonfinite`) and the sizes layers declare.
+ */
+export async function loadModel(file: string, options: LoadOptions = {}): Promise<OpenedModel> {
+  const { stored: read, unknownClasses } = await readModelChecked(file, options);
+  if (unknownClasses.length > 0) throw needsClassesError(file, unknownClasses, options.purpose ?? 'this command');
+  return buildModel(file, read);
+}
+
+/** Build the live model of a model read by readModelChecked. */
+export async function buildModel(file: string, read: LoadedModel): Promise<OpenedModel> {
   // Keras 3 names weights after the model (`sequential/dense/kernel`) or its own layout: ask tfjs
   // which weights the topology has and pair the manifest with them first.
   const stored = needsNameMatching(file, read)

@@ -5,7 +5,7 @@
  * is estimated from parameter counts.
  */
 import { buildModelFiles, decodeWeight, modelFolderFiles, SHARD_BYTES, toLayersModel, type ModelFiles, type ModelJson, type StoredWeight } from '../io/index.js';
-import { ModelJsonSchema, storedElementBytes, type WeightEntry } from '../io/model-json.js';
+import { elementCount, ModelJsonSchema, storedElementBytes, type WeightEntry } from '../io/model-json.js';
 import { quantizeWeight } from '../io/quantize.js';
 import { splitWeights } from '../io/load.js';
 import type { tf } from '../tf.js';
@@ -72,6 +72,17 @@ export interface EvaluationContext {
   data: Dataset;
   shapes: InputShapes;
   reference: tf.Tensor;
+}
+
+/**
+ * Measure one variant's bytes only, for a model lowrank cannot run (layer classes it lacks): no reload,
+ * no evaluation; params are counted from the manifest.
+ */
+export async function measureVariantBytes(variant: SizeVariantName, files: ModelFiles): Promise<SizeVariant> {
+  const { weightBytes, gzipBytes } = await measureBytes(files.shards.values());
+  const modelJsonBytes = Buffer.byteLength(modelFolderFiles(files).get('model.json') as string);
+  const params = files.modelJson.weightsManifest.flatMap((g) => g.weights).filter((w) => w.group !== 'optimizer').reduce((sum, w) => sum + elementCount(w.shape), 0);
+  return { variant, params, weightBytes, totalBytes: weightBytes + modelJsonBytes, gzipBytes, metrics: null };
 }
 
 /**

@@ -55,7 +55,7 @@ export function compareReports(a: CompressionReport, b: CompressionReport, fileA
   add('accuracy', 'share', true, (r) => outputMetrics(r)?.accuracy);
   add('accuracy drop', 'points', false, accuracyDrop);
   add('agrees with original', 'share', true, (r) => outputMetrics(r)?.agreement);
-  add('FLOPs per sample', 'count', false, (r) => r.flops.output);
+  add('FLOPs per sample', 'count', false, (r) => r.flops?.output);
   const batches = [...new Set([...a.speed, ...b.speed].map((s) => s.batchSize))].sort((x, y) => x - y);
   for (const batch of batches) add(`predict, batch ${batch}`, 'ms', false, (r) => r.speed.find((s) => s.batchSize === batch)?.outputMs);
 

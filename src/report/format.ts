@@ -62,6 +62,11 @@ export function shortPath(p: string, cwd: string = process.cwd()): string {
 }
 
 /** What the report says where accuracy would be, for a run without --data. */
+/** The phrase for a model whose layer classes tfjs lacked: what was not measured and how to get it. */
+export function notMeasuredNeedsClasses(classes: readonly string[]): string {
+  return `accuracy, latency, FLOPs and reloading the size variants not measured: needs the class${classes.length === 1 ? '' : 'es'} ${classes.join(', ')} (--setup)`;
+}
+
 export const NOT_MEASURED_NO_DATA = 'accuracy not measured: no --data was given, so the model was factorized but not fine-tuned';
 
 /** The text with its first letter upper-case, for a phrase that starts a sentence. */

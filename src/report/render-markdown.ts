@@ -58,7 +58,7 @@ function sizesSection(v: ReportView): string[] {
   const { columns, rows, evaluatedOn } = v.sizes;
   if (rows.length === 0) return [];
   const body = rows.map((s) => [s.written ? `**${s.label}** (written)` : s.label, s.params, s.weightText, s.totalText, s.gzipText, s.smaller, ...s.cells]);
-  const how = evaluatedOn === null ? 'written and reloaded by tfjs (no --data: nothing evaluated)' : `written, reloaded by tfjs and evaluated on the same ${evaluatedOn} held-out samples`;
+  const how = v.sizes.bytesOnly ? 'written in memory, bytes only (the model cannot run without its layer classes, so nothing was reloaded)' : evaluatedOn === null ? 'written and reloaded by tfjs (no --data: nothing evaluated)' : `written, reloaded by tfjs and evaluated on the same ${evaluatedOn} held-out samples`;
   return [
     '### Size',
     '',
@@ -82,7 +82,7 @@ function accuracySection(v: ReportView): string[] {
 
 function speedSection(v: ReportView): string[] {
   const ratio = (m: Measure): string => m.ratio?.text ?? '';
-  const rows = [v.flops.perSample, ...v.speed].map((m) => [m.label, m.original, m.output, ratio(m)]);
+  const rows = [v.flops.perSample, ...v.speed].filter((m): m is Measure => m !== null).map((m) => [m.label, m.original, m.output, ratio(m)]);
   const notes = ['FLOPs: 2 per multiply-add of matrix products and convolutions'];
   if (v.flops.uncounted.length > 0) notes.push(`not counted: ${v.flops.uncounted.map((u) => `${code(u.name)} (${cell(u.why)})`).join(', ')}`);
   if (v.minRuns !== null) notes.push(`latency: median of at least ${v.minRuns} warm predict calls on the ${v.header.backend} backend`);
@@ -94,7 +94,7 @@ function headline(v: ReportView): string {
   const bytes = v.size.weightBytes;
   const parts = [`**${bytes.ratio?.text ?? '—'}** (${bytes.original} → ${bytes.output} weight bytes)`];
   if (v.accuracy !== null) parts.push(`accuracy ${v.accuracy.originalText} → ${v.accuracy.outputText}`);
-  if (v.flops.perSample.ratio !== null) parts.push(`${v.flops.perSample.ratio.text} FLOPs`);
+  if (v.flops.perSample?.ratio) parts.push(`${v.flops.perSample.ratio.text} FLOPs`);
   const largest = v.largestBatch;
   if (largest?.ratio) parts.push(`${largest.ratio.text} at batch ${largest.batchSize}`);
   return parts.join(' · ');

@@ -69,13 +69,17 @@ function renderLayers(v: ReportView, c: ChalkInstance): string[] {
     rows.push([l.name, l.className, l.shape, l.factorized ? l.rank : c.dim(l.rank), `${l.paramsBefore} →`, l.factorized ? c.green(l.paramsAfter) : l.paramsAfter, l.energyKept, l.error]);
     if (l.keptReason !== null) notes.push(...wrap(`${l.name} kept: ${l.keptReason}`, 78).map((line) => c.dim(`  ${line}`)));
   }
+  // Whitened layers' energy and error are of Λ^½QᵀW, i.e. of the output on the calibration inputs.
+  if (v.layers.some((l) => l.layer.method === 'whiten')) {
+    notes.push(...wrap('whitened (--method whiten): energy and error are of the output on the calibration inputs, ‖X(W − A·B)‖/‖XW‖', 78).map((line) => c.dim(`  ${line}`)));
+  }
   return [...table(rows, 'lllrrrrr'), ...notes];
 }
 
 /** Original against output: parameters, bytes, FLOPs and latency, each with its ratio. */
 function renderMeasures(v: ReportView, c: ChalkInstance): string[] {
   const ratio = (m: Measure): string => (m.ratio === null ? '' : m.ratio.better ? c.green(m.ratio.text) : c.yellow(m.ratio.text));
-  const measures = [v.size.params, v.size.factorizableParams, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed];
+  const measures = [v.size.params, v.size.factorizableParams, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed].filter((m): m is Measure => m !== null);
   const rows = [['', c.bold('original'), c.bold('output'), ''], ...measures.map((m) => [m.label, m.original, m.output, ratio(m)])];
   const lines = table(rows, 'lrrl');
   if (v.flops.uncounted.length > 0) {
@@ -94,7 +98,7 @@ function renderSizes(v: ReportView, c: ChalkInstance): string[] {
     const label = s.label + (s.written ? ' *' : '');
     return [s.written ? c.bold(label) : label, s.params, s.weightText, s.gzipText, s.smaller, ...s.cells];
   });
-  const how = evaluatedOn === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${evaluatedOn} samples`;
+  const how = v.sizes.bytesOnly ? 'written in memory, bytes only (the model cannot run without its layer classes, so nothing was reloaded)' : evaluatedOn === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${evaluatedOn} samples`;
   return [
     '',
     ...table([head, ...body], 'lrrrrrrr'),

@@ -36,10 +36,15 @@ const LayerSchema = z.object({
   maxUsefulRank: count().describe('Largest rank that still saves parameters'),
   paramsBefore: count(),
   paramsAfter: count(),
-  energyKept: z.number().optional().describe('Share of Σσ² the kept singular values hold'),
-  relativeError: z.number().optional().describe('‖W − A·B‖_F / ‖W‖_F'),
+  energyKept: z.number().optional().describe('Share of Σσ² the kept singular values hold (of the matrix `method` names)'),
+  relativeError: z.number().optional().describe('method svd: ‖W − A·B‖_F / ‖W‖_F; method whiten: the predicted ‖X(W − A·B)‖_F / ‖XW‖_F on the calibration inputs X'),
+  method: z
+    .enum(['svd', 'whiten'])
+    .optional()
+    .describe('What was truncated: svd (also when absent) the kernel W; whiten the whitened kernel Λ^½QᵀW (G = XᵀX = QΛQᵀ of the layer\'s calibration inputs), which singularValues, energyKept and relativeError then describe'),
+  weightError: z.number().optional().describe('With method whiten: ‖W − A·B‖_F / ‖W‖_F of the factors kept'),
   reason: z.string().optional().describe('Why the layer was left as it is'),
-  singularValues: z.array(z.number()).describe('Singular values of the kernel, descending: all min(m, n) of them unless singularValuesComplete is false'),
+  singularValues: z.array(z.number()).describe('Singular values of the kernel (method whiten: of the whitened kernel), descending: all min(m, n) of them unless singularValuesComplete is false'),
   singularValuesComplete: z
     .boolean()
     .optional()
@@ -168,7 +173,13 @@ export const ReportSchema = z
       .describe("Fine-tuning: what was minimised, how, and each epoch's numbers; null when nothing was trained"),
     sizes: z.array(SizeVariantSchema).describe('Size as users pay it: the original and the output in several encodings, each measured'),
     speed: z.array(SpeedSchema).describe('Predict latency; empty when the model leaves input sizes open'),
-    flops: FlopsSchema,
+    flops: FlopsSchema.nullable().describe('null when the model could not run (see unknownLayerClasses)'),
+    unknownLayerClasses: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Layer classes TF.js did not know (no --setup registered them): the model was factorized from its JSON and stored weights, those layers carried over unchanged, and nothing that needs a running model (evaluation, latency, FLOPs, reloading the size variants) was measured. Absent when every class was known',
+      ),
     gates: z.array(GateSchema).optional().describe('Quality gates given to compress, with their results; absent when none were given'),
     timings: z.object({
       loadMs: z.number(),

@@ -5,7 +5,7 @@
  * compute nothing of their own, so they cannot disagree. Pure: no I/O, no clock, no tfjs; the only
  * outside input is the folder paths are shortened against.
  */
-import { NOT_MEASURED_NO_DATA, bytes, capitalize, compact, int, metric, ms, num, pct, seconds, shortPath, signedPercent, times, variantLabel } from './format.js';
+import { NOT_MEASURED_NO_DATA, notMeasuredNeedsClasses, bytes, capitalize, compact, int, metric, ms, num, pct, seconds, shortPath, signedPercent, times, variantLabel } from './format.js';
 import { describeGate, outputMetrics } from './gates.js';
 import { writtenVariant, type CompressionReport, type GateName, type LayerReport, type MetricsReport, type SizeVariantName } from './schema.js';
 
@@ -117,6 +117,8 @@ export interface SizesView {
   rows: SizeRow[];
   /** Samples each variant was evaluated on ("359"); null without --data (nothing evaluated). */
   evaluatedOn: string | null;
+  /** True when the rows are bytes only: the model could not run, so no variant was reloaded. */
+  bytesOnly: boolean;
 }
 
 /** One metric across the evaluated stages. */
@@ -220,7 +222,8 @@ export interface ReportView {
   factorizedLayers: number;
   /** Parameters, factorizable parameters, weight and gzip bytes of the input and the output. */
   size: { params: Measure; factorizableParams: Measure; weightBytes: Measure; gzipBytes: Measure };
-  flops: { perSample: Measure; uncounted: Array<{ name: string; why: string }> };
+  /** perSample is null when the model could not run (unknown layer classes). */
+  flops: { perSample: Measure | null; uncounted: Array<{ name: string; why: string }> };
   speed: SpeedMeasure[];
   /** The speed row of the largest batch, the one headlines quote; null when latency was not measured. */
   largestBatch: SpeedMeasure | null;
@@ -276,8 +279,8 @@ export function reportView(report: CompressionReport, cwd: string = process.cwd(
       gzipBytes: measure('gzip bytes', input.gzipBytes, output.gzipBytes, int, SMALLER),
     },
     flops: {
-      perSample: measure('FLOPs per sample', report.flops.original, report.flops.output, compact, FEWER),
-      uncounted: report.flops.uncountedLayers.map((u) => ({ name: u.name, why: `${u.className}: ${u.reason}` })),
+      perSample: report.flops === null ? null : measure('FLOPs per sample', report.flops.original, report.flops.output, compact, FEWER),
+      uncounted: (report.flops?.uncountedLayers ?? []).map((u) => ({ name: u.name, why: `${u.className}: ${u.reason}` })),
     },
     speed,
     largestBatch: speed.reduce<SpeedMeasure | null>((best, s) => (best === null || s.batchSize > best.batchSize ? s : best), null),
@@ -286,11 +289,21 @@ export function reportView(report: CompressionReport, cwd: string = process.cwd(
     evaluation: evaluationView(report, cwd),
     output: outputMetrics(report),
     accuracy: accuracyView(report),
-    notMeasured: report.evaluation === null ? { phrase: NOT_MEASURED_NO_DATA, sentence: `${capitalize(NOT_MEASURED_NO_DATA)}.` } : null,
+    notMeasured: notMeasuredView(report),
     training: trainingView(report),
     gates: gatesView(report),
     timings: timingsView(report),
   };
+}
+
+/** Why accuracy (and, for a model that could not run, latency and FLOPs) is missing; null when measured. */
+function notMeasuredView(report: CompressionReport): ReportView['notMeasured'] {
+  const classes = report.unknownLayerClasses ?? [];
+  if (classes.length > 0) {
+    const phrase = notMeasuredNeedsClasses(classes);
+    return { phrase, sentence: `${capitalize(phrase)}.` };
+  }
+  return report.evaluation === null ? { phrase: NOT_MEASURED_NO_DATA, sentence: `${capitalize(NOT_MEASURED_NO_DATA)}.` } : null;
 }
 
 const FEWER = ['fewer', 'more'] as const;
@@ -371,7 +384,7 @@ function sizesView(report: CompressionReport): SizesView {
     cells: columns.map((c) => (s.metrics === null ? '—' : metric(c.key, s.metrics[c.key]))),
     accuracy: s.metrics?.accuracy === undefined ? null : metric('accuracy', s.metrics.accuracy),
   }));
-  return { columns, rows, evaluatedOn: report.data === null ? null : int(report.data.validationSamples) };
+  return { columns, rows, evaluatedOn: report.data === null ? null : int(report.data.validationSamples), bytesOnly: (report.unknownLayerClasses ?? []).length > 0 };
 }
 
 /** Metrics that compare a model with the original, so the original's own value means nothing. */

@@ -1,13 +1,16 @@
 // Loads a model folder with plain @tensorflow/tfjs and a file-reading IO handler: no lowrank code.
 // Prints JSON {accuracy, classes, predictions, probabilities} for the CSV given (label last, header
 // row); probabilities are the first output's float32 values, row-major, exact as JSON numbers.
+// A third argument names a module whose setup(tf) registers custom layer classes first, as an app does.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 
-const [dir, csv] = process.argv.slice(2);
+const [dir, csv, setupModule] = process.argv.slice(2);
 tf.enableProdMode();
 await tf.setBackend('cpu');
+if (setupModule !== undefined) (await import(pathToFileURL(path.resolve(setupModule)).href)).setup(tf);
 const handler = {
   async load() {
     const json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { makeTempDir, removeTempDir, runCli } from '../helpers.js';
+import { DIGITS_TRAIN, makeTempDir, removeTempDir, runCli } from '../helpers.js';
 import { copyDigits, editJson, entries, expectRefused, SHARD, type Json } from './harness.js';
 
 let tmp = '';
@@ -110,7 +110,8 @@ const cases: Case[] = [
   { name: 'a shard one byte long', mutate: async (d) => writeFile(path.join(d, SHARD), Buffer.concat([await readFile(path.join(d, SHARD)), Buffer.alloc(1)])), problem: /describes 203304 bytes but its files hold 203305/ },
   { name: 'NaN in a weight', mutate: (d) => setFloat(d, 16384 + 256 + 7, NaN), problem: /"dense_2\/kernel" holds NaN at element 7.*--allow-nonfinite/ },
   { name: 'Inf in a weight', mutate: (d) => setFloat(d, 5, -Infinity), problem: /"dense_1\/kernel" holds -Infinity at element 5.*--allow-nonfinite/ },
-  { name: 'a custom layer class', mutate: json((j) => { j['modelTopology']['config']['layers'][1]['class_name'] = 'MyAttention'; }), problem: /"MyAttention" is not a standard TF\.js layer/ },
+  // Without --data such a model is factorized around the unknown layer (test/cli/custom-layers.test.ts).
+  { name: 'a custom layer class, with --data', mutate: json((j) => { j['modelTopology']['config']['layers'][1]['class_name'] = 'MyAttention'; }), extra: ['--data', DIGITS_TRAIN], problem: /the layer class\(es\) MyAttention are not standard TF\.js layers: give --setup/ },
   {
     name: 'a Sequential with zero layers',
     mutate: async (d) => {

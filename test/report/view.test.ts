@@ -55,7 +55,8 @@ describe('reportView on the fixed report', () => {
     assert.equal(gzipBytes.ratio?.better, true);
     assert.equal(weightBytes.original, fixture.input.weightBytes.toLocaleString('en-US'), 'exact bytes, as text has always shown them');
     assert.equal(params.change, `−${Math.round((1 - fixture.output.params / fixture.input.params) * 100)}%`);
-    assert.equal(v.flops.perSample.ratio?.factor, fixture.flops.original / fixture.flops.output);
+    assert.ok(fixture.flops !== null);
+    assert.equal(v.flops.perSample?.ratio?.factor, fixture.flops.original / fixture.flops.output);
     assert.deepEqual(
       v.speed.map((s) => [s.batchSize, s.ratio?.word]),
       fixture.speed.map((s) => [s.batchSize, s.outputMs <= s.originalMs ? 'faster' : 'slower']),
@@ -134,7 +135,7 @@ describe('reportView on the fixed report', () => {
 function larger(): CompressionReport {
   const r = copy();
   r.output = { ...r.output, params: 60_000, weightBytes: 240_000 };
-  r.flops = { ...r.flops, output: r.flops.original * 2 };
+  r.flops = { ...r.flops!, output: r.flops!.original * 2 };
   r.speed = [{ batchSize: 1, runs: 15, originalMs: 0.1, outputMs: 0.2 }];
   return r;
 }
@@ -187,7 +188,7 @@ describe('reportView on variants', () => {
     const v = reportView(r, CWD);
     assert.deepEqual([v.size.params.ratio?.text, v.size.params.ratio?.better], [`${(60_000 / r.input.params).toFixed(2)}× more`, false]);
     assert.equal(v.size.weightBytes.ratio?.text, `${(240_000 / r.input.weightBytes).toFixed(2)}× larger`);
-    assert.equal(v.flops.perSample.ratio?.text, '2.00× more');
+    assert.equal(v.flops.perSample?.ratio?.text, '2.00× more');
     assert.equal(v.speed[0]?.ratio?.text, '2.00× slower');
     assert.equal(v.size.params.change.startsWith('+'), true);
   });
@@ -195,11 +196,11 @@ describe('reportView on variants', () => {
   it('names held-out samples by the training data, and gives no ratio for a zero', () => {
     const r = copy();
     delete r.data!.validationPath;
-    r.flops = { ...r.flops, original: 0 };
+    r.flops = { ...r.flops!, original: 0 };
     const v = reportView(r, CWD);
     assert.deepEqual([v.evaluation?.heldOut, v.evaluation?.source], [true, 'digits/train.csv']);
-    assert.equal(v.flops.perSample.ratio, null);
-    assert.equal(v.flops.perSample.change, '');
+    assert.equal(v.flops.perSample?.ratio, null);
+    assert.equal(v.flops.perSample?.change, '');
   });
 });
 
@@ -218,7 +219,7 @@ describe('the renderers lay out the view', () => {
   for (const [format, out] of Object.entries(outputs)) {
     const shown = (s: string): boolean => out.includes(format === 'html' ? html(s) : s);
     it(`${format} shows the view's numbers and gate wording`, () => {
-      for (const m of [v.size.weightBytes, v.flops.perSample, ...v.speed]) {
+      for (const m of [v.size.weightBytes, v.flops.perSample!, ...v.speed]) {
         assert.ok(shown(m.original) && shown(m.output), `${m.label}: ${m.original} → ${m.output}`);
         // HTML's summary cards set the factor large and the word small, so they are looked for apart.
         if (m.ratio !== null) assert.ok(format === 'html' ? shown(m.ratio.times) && shown(m.ratio.word) : shown(m.ratio.text), `${m.label}: ${m.ratio.text}`);
@@ -233,13 +234,13 @@ describe('the renderers lay out the view', () => {
   it('every format says "more" and "larger" for an output that grew, as the view does', () => {
     const r = larger();
     const v = reportView(r, CWD);
-    const words = [v.size.params.ratio!.text, v.size.weightBytes.ratio!.text, v.flops.perSample.ratio!.text];
+    const words = [v.size.params.ratio!.text, v.size.weightBytes.ratio!.text, v.flops.perSample!.ratio!.text];
     assert.deepEqual(words.map((w) => w.split(' ')[1]), ['more', 'larger', 'more']);
     const text = renderText(r, new Chalk({ level: 0 }), CWD);
     for (const w of words) assert.ok(text.includes(w), `text says ${w}`);
     assert.doesNotMatch(text, /0\.\d\d× (fewer|smaller)/, 'no ratio below 1 called an improvement');
     const md = renderMarkdown(r, CWD);
-    assert.ok(md.includes(`**${v.size.weightBytes.ratio!.text}**`) && md.includes(`${v.flops.perSample.ratio!.text} FLOPs`), 'the Markdown headline');
+    assert.ok(md.includes(`**${v.size.weightBytes.ratio!.text}**`) && md.includes(`${v.flops.perSample!.ratio!.text} FLOPs`), 'the Markdown headline');
     assert.doesNotMatch(md, /0\.\d\d× (fewer|smaller)/);
   });
 });

@@ -2,7 +2,7 @@
  * `lowrank compress`: its flags. The handler (and with it TensorFlow.js) loads only when it runs.
  */
 import { Option, type Command } from 'commander';
-import { backendFlag, colorFlag, dataReadFlags, formatFlags, gateFlags, nonfiniteFlag, svdFlag } from '../flags.js';
+import { backendFlag, colorFlag, dataReadFlags, formatFlags, gateFlags, nonfiniteFlag, setupFlag, svdFlag } from '../flags.js';
 
 export function compressCommand(cli: Command, signal: AbortSignal): void {
   const cmd = cli
@@ -11,6 +11,8 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
     .argument('<model>', 'path to model.json')
     .option('-r, --rank <rank>', 'rank for every eligible layer (16), or per layer (dense_1=16,dense_2=8)')
     .option('--energy <fraction>', 'per layer, the smallest rank keeping this share of the singular values\' energy (0.95)')
+    .addOption(new Option('--method <method>', 'svd: keep the kernel\'s top singular values; whiten: minimize the error on the layer\'s inputs, calibrated on training rows of --data (default: whiten with --data, svd without)').choices(['svd', 'whiten']))
+    .option('--calibration-samples <n>', 'training rows --method whiten calibrates each layer on', '512')
     .option('--layers <patterns>', 'only layers matching these globs, comma-separated; !pattern excludes (dense_*,!dense_3)')
     .option('-d, --data <file>', 'dataset for fine-tuning and evaluation (.csv, .tsv, .jsonl, .json, .npy, or a folder of images with one subfolder per class)')
     .option('--stream', 'read --data as a stream, never whole (default for CSV/TSV files over 256 MB)')
@@ -34,7 +36,7 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
   backendFlag(cmd)
     .option('-f, --force', 'replace an output folder that lowrank wrote (nothing else is ever replaced)')
     .option('--dry-run', 'print the plan and exit; nothing is written and --data is not read');
-  svdFlag(nonfiniteFlag(cmd)).addOption(new Option('--quantize <dtype>', 'store the output\'s float weights quantized, as tfjs-converter does').choices(['float16', 'uint8']));
+  svdFlag(setupFlag(nonfiniteFlag(cmd))).addOption(new Option('--quantize <dtype>', 'store the output\'s float weights quantized, as tfjs-converter does').choices(['float16', 'uint8']));
   gateFlags(cmd);
   formatFlags(cmd).option('-q, --quiet', 'no progress on stderr (a note about what was not measured still prints)');
   colorFlag(cmd).action(async (model: string, opts: Record<string, unknown>) => {

@@ -2,7 +2,7 @@
  * `lowrank convert`: its flags; the handler loads only when it runs.
  */
 import type { Command } from 'commander';
-import { backendFlag, colorFlag, nonfiniteFlag } from '../flags.js';
+import { backendFlag, colorFlag, nonfiniteFlag, setupFlag } from '../flags.js';
 
 export function convertCommand(cli: Command, signal: AbortSignal): void {
   const cmd = cli
@@ -11,7 +11,7 @@ export function convertCommand(cli: Command, signal: AbortSignal): void {
     .argument('<model>', 'path to model.json')
     .option('-o, --out <dir>', 'output folder (default: <model folder>-tfjs)')
     .option('-f, --force', 'replace an output folder that lowrank wrote (nothing else is ever replaced)');
-  nonfiniteFlag(cmd);
+  setupFlag(nonfiniteFlag(cmd));
   backendFlag(cmd).option('--json', 'print what changed as JSON');
   colorFlag(cmd).action(async (model: string, opts: Record<string, unknown>) => {
     const { runConvert } = await import('./run.js');

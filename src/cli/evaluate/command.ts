@@ -2,7 +2,7 @@
  * `lowrank evaluate`: its flags; the handler loads only when it runs.
  */
 import type { Command } from 'commander';
-import { backendFlag, colorFlag, dataReadFlags, nonfiniteFlag } from '../flags.js';
+import { backendFlag, colorFlag, dataReadFlags, nonfiniteFlag, setupFlag } from '../flags.js';
 
 export function evaluateCommand(cli: Command): void {
   const cmd = cli
@@ -11,7 +11,7 @@ export function evaluateCommand(cli: Command): void {
     .argument('<model>', 'path to model.json')
     .option('-d, --data <file>', 'dataset (.csv, .tsv, .jsonl, .json, .npy, or a folder of images)')
     .option('--reference <model>', 'compare predictions with this model (e.g. the original)');
-  nonfiniteFlag(cmd);
+  setupFlag(nonfiniteFlag(cmd));
   dataReadFlags(cmd);
   backendFlag(cmd).option('--json', 'print as JSON');
   colorFlag(cmd).action(async (model: string, opts: Record<string, unknown>) => {

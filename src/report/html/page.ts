@@ -83,7 +83,7 @@ function measureCard(m: Measure, worse: 'bad' | 'warn', detail: Fragment = `${m.
 
 /** Summary cards: each size measure, each latency, then accuracy (or the regression error) of the output. */
 function cards(v: ReportView): SafeHtml[] {
-  const list: Card[] = [v.size.params, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample].map((m) => measureCard(m, 'bad'));
+  const list: Card[] = [v.size.params, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample].filter((m): m is Measure => m !== null).map((m) => measureCard(m, 'bad'));
   for (const s of v.speed) list.push(measureCard(s, 'warn', html`${s.original} → ${s.output} <span class="muted">(median of ${s.runs})</span>`));
   const out = v.output;
   const original = v.evaluation?.stages[0]?.metrics;
@@ -119,7 +119,7 @@ function mainMetric(v: ReportView): MetricRow | undefined {
 }
 
 function chartsSection(v: ReportView): SafeHtml {
-  const measures = [v.size.params, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed];
+  const measures = [v.size.params, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed].filter((m): m is Measure => m !== null);
   const uncounted = v.flops.uncounted;
   const note = uncounted.length > 0 && html`<p class="muted small">FLOPs leave out ${uncounted.length} layer${uncounted.length === 1 ? '' : 's'}: ${join(uncounted.map((u) => `${u.name} (${u.why})`), '; ')}.</p>`;
   const main = mainMetric(v);
@@ -146,7 +146,7 @@ function sizesSection(v: ReportView): SafeHtml | null {
     (r) =>
       html`<tr${r.written && html` class="written"`}><td>${r.label}${r.written && ' (written)'}</td><td class="num">${r.params}</td><td class="num">${r.weightText}</td><td class="num">${r.totalText}</td><td class="num">${r.gzipText}</td><td class="num">${r.smaller}</td>${r.cells.map((c) => html`<td class="num">${c}</td>`)}</tr>`,
   );
-  const how = evaluatedOn === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${evaluatedOn} held-out samples`;
+  const how = v.sizes.bytesOnly ? 'written in memory, bytes only (the model cannot run without its layer classes, so nothing was reloaded)' : evaluatedOn === null ? 'written and reloaded (no --data: nothing evaluated)' : `written, reloaded and evaluated on the same ${evaluatedOn} held-out samples`;
   return html`<section><h2>Low rank and quantization, measured</h2><div class="legend small"><span class="key key-before"></span>original <span class="key key-quant"></span>quantized <span class="key key-after"></span>low rank</div>${sizesChart(rows)}<div class="scroll"><table class="sizes"><thead>${head}</thead><tbody>${body}</tbody></table></div><p class="muted small">Bytes of the weight shards; <i>smaller</i> is input weight bytes / row weight bytes; <i>on disk</i> adds model.json. Each row ${how}.</p></section>`;
 }
 
