@@ -6,7 +6,8 @@
  *
  * What a model needs there, measured (bench/big-model.ts, ten 3162×3162 Dense layers): its weights
  * decoded to float32 once, and once more as XNNPACK's packed copies of the kernels it multiplies by,
- * which it keeps while the model lives (compress predicts with the original to time it). So twice the
+ * which it keeps while the model lives (compress predicts with the original to evaluate it on --data,
+ * and to time it up to 256 MiB of weights). So twice the
  * decoded weight bytes, plus room for activations and factors.
  */
 import { ModelFormatError } from '../errors.js';
