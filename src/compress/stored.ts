@@ -34,8 +34,11 @@ export async function compressStored(run: PreparedStored): Promise<CompressResul
   const measureStarted = performance.now();
   const { weightsManifest: _, ...base } = stored.json;
   const lowrank = buildModelFiles({ ...base, format: 'layers-model', convertedBy: `lowrank ${VERSION}`, modelTopology: factorized.modelTopology }, factorized.weights);
-  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, lowrank, options.quantize, measureVariantBytes);
-  const inputBytes = measureBytes(stored.weights.map((w) => w.bytes));
+  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, lowrank, options.quantize, measureVariantBytes, { streamLarge: true, params: inputParams });
+  // One weight at a time: a large model's stored bytes are read on demand (io/load.ts).
+  const inputBytes = await measureBytes((function* () {
+    for (const w of stored.weights) yield w.bytes;
+  })());
   const report = buildReport({
     options,
     backend: run.backend,

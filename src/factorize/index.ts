@@ -36,11 +36,11 @@ export function liveLayer(model: tf.LayersModel, path: readonly string[]): tf.la
   return layer;
 }
 
-/** Layers of the topology (nested models included) with their live weights, as the planner takes them. */
+/** Layers of the topology (nested models included), each with a reader of its live weights, as the planner takes them. */
 export function plannableLayers(file: string, modelTopology: Record<string, unknown>, model: tf.LayersModel): PlannableLayer[] {
   return walkLayers(file, readTopology(file, modelTopology)).map(({ path, json }) => {
     const factorizable = factorizerFor(json.class_name) !== undefined;
-    return { name: siteKey(path), json, weights: factorizable ? layerWeights(liveLayer(model, path)) : [] };
+    return { name: siteKey(path), json, weights: factorizable ? () => layerWeights(liveLayer(model, path)) : [] };
   });
 }
 

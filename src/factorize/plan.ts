@@ -64,7 +64,11 @@ export interface PlannableLayer {
   /** The layer's name in plans: its own name, prefixed by enclosing models' names when nested. */
   name: string;
   json: LayerJson;
-  weights: LayerWeights[];
+  /**
+   * Its current weights, or a function that reads them: then each layer's weights are read when the
+   * planner reaches it and dropped after, so a large model is never copied out whole.
+   */
+  weights: LayerWeights[] | (() => LayerWeights[]);
 }
 
 /** The largest k with k·(m+n) < m·n: beyond it the two factors hold at least as many numbers as W. */
@@ -112,8 +116,9 @@ export function makePlan(
     const factorizer = factorizerFor(layer.json.class_name);
     if (factorizer === undefined) continue;
     const name = layer.name;
-    const { values, m, n } = factorizer.matrix(layer.weights);
-    const paramsBefore = layer.weights.reduce((sum, w) => sum + w.values.length, 0);
+    const weights = typeof layer.weights === 'function' ? layer.weights() : layer.weights;
+    const { values, m, n } = factorizer.matrix(weights);
+    const paramsBefore = weights.reduce((sum, w) => sum + w.values.length, 0);
     const useful = maxUsefulRank(m, n);
     const entry: PlanEntry = { name, className: layer.json.class_name, m, n, paramsBefore, paramsAfter: paramsBefore, maxUsefulRank: useful, rank: null, singularValues: [] };
     entries.push(entry);

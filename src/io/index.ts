@@ -5,6 +5,7 @@
 import { tf } from '../tf.js';
 import { VERSION } from '../version.js';
 import { checkFinite, readModel, type LoadedModel, type StoredWeight } from './load.js';
+import { checkWasmCapacity } from './capacity.js';
 import { checkTopologySizes } from '../graph/check.js';
 import { readTopology, walkLayers } from '../graph/topology.js';
 import { matchWeightNames, type WeightRename } from './keras3.js';
@@ -34,6 +35,8 @@ export interface LoadOptions {
   setup?: string;
   /** What the caller wants the model for, named when its classes are missing ("evaluating"). */
   purpose?: string;
+  /** The wasm heap's limit to check against (tests); by default the limit wasm32 addresses. */
+  wasmHeapBytes?: number;
 }
 
 /** A model read and checked without building it: enough to plan, factorize and write. */
@@ -50,7 +53,9 @@ export interface ReadModel {
  */
 export async function readModelChecked(file: string, options: LoadOptions = {}): Promise<ReadModel> {
   if (options.setup !== undefined) await runSetup(options.setup);
-  const read = await readModel(file);
+  // On wasm, a model its heap cannot hold is refused from model.json alone, before anything is read.
+  const onWasm = activeBackend() === 'wasm';
+  const read = await readModel(file, onWasm ? { beforeWeights: (json) => checkWasmCapacity(file, json, options.wasmHeapBytes) } : {});
   if (options.allowNonfinite !== true) checkFinite(file, read.weights);
   checkTopologySizes(file, read.json.modelTopology, read.weights.map((w) => w.entry));
   const unknownClasses = unknownLayerClasses(file, read.json.modelTopology);
@@ -89,6 +94,15 @@ export async function buildModel(file: string, read: LoadedModel): Promise<Opene
   return { stored, model: await toLayersModel(file, stored.json.modelTopology, stored.weights) };
 }
 
+/** The active backend's name, or undefined when none is ready yet. */
+function activeBackend(): string | undefined {
+  try {
+    return tf.getBackend();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Names need matching for a model that was in the Keras 3 form, or when a weight's name does not start
  * with a layer's name. Models tfjs wrote skip the extra build this takes.
@@ -110,7 +124,13 @@ function renameWeights(stored: LoadedModel, renames: readonly WeightRename[]): L
   return {
     ...stored,
     json: { ...stored.json, weightsManifest: stored.json.weightsManifest.map((g) => ({ ...g, weights: g.weights.map(rename) })) },
-    weights: stored.weights.map((w) => ({ entry: rename(w.entry), bytes: w.bytes })),
+    // A getter, not the bytes: a large model's weights are read on demand and must stay so.
+    weights: stored.weights.map((w) => ({
+      entry: rename(w.entry),
+      get bytes(): Uint8Array {
+        return w.bytes;
+      },
+    })),
     conversion: { ...stored.conversion, renames: [...renames] },
   };
 }

@@ -37,7 +37,10 @@ export async function toLayersModel(
   file: string,
   modelTopology: Record<string, unknown>,
   weights: readonly StoredWeight[],
+  options: { oneWeightAtATimeAbove?: number } = {},
 ): Promise<tf.LayersModel> {
+  const total = weights.reduce((sum, w) => sum + w.bytes.byteLength, 0);
+  if (weights.length > 0 && total > (options.oneWeightAtATimeAbove ?? ONE_WEIGHT_AT_A_TIME_ABOVE)) return buildThenAssign(file, modelTopology, weights);
   // With no weights, tfjs initialises every layer itself (the caller sets the values afterwards).
   const handler = tf.io.fromMemory(
     weights.length === 0
@@ -80,6 +83,48 @@ export async function toLayersModel(
 }
 
 /**
+ * Weight bytes above which a model is built one weight at a time (buildThenAssign). tfjs's loader
+ * holds the model's weights three times at once: the stored bytes concatenated, every weight decoded
+ * into a tensor, and the layers' initial values, which a large model cannot afford. readModel reads
+ * the weights of models this large on demand, which only this way of building keeps on demand.
+ */
+export const ONE_WEIGHT_AT_A_TIME_ABOVE = 64 * 2 ** 20;
+
+/**
+ * Build with Zeros for every initializer, then give each variable its stored value, one weight at a
+ * time: each value is uploaded from its own stored bytes and takes the variable's place, and the
+ * freed zeros make room for the next. Peak memory is the weights once plus the largest of them.
+ * The manifest is checked as tfjs's loader checks it (every weight has a variable and the reverse).
+ * Optimizer weights are not loaded (compress and evaluate never use them).
+ */
+async function buildThenAssign(file: string, modelTopology: Record<string, unknown>, weights: readonly StoredWeight[]): Promise<tf.LayersModel> {
+  const model = await toLayersModel(file, zeroInitializers(modelTopology) as Record<string, unknown>, []);
+  try {
+    const variables = new Map(model.weights.map((w) => [w.originalName, w]));
+    const assigned = new Set<string>();
+    for (const weight of weights) {
+      if (weight.entry.group === 'optimizer') continue;
+      const variable = variables.get(weight.entry.name);
+      if (variable === undefined) throw new ModelFormatError(file, `weight "${weight.entry.name}" in weightsManifest belongs to no layer of the topology`);
+      const shape = variable.shape.map((d) => d ?? 0);
+      if (shape.length !== weight.entry.shape.length || shape.some((d, i) => d !== weight.entry.shape[i])) {
+        throw new ModelFormatError(file, `weight "${weight.entry.name}" has shape [${weight.entry.shape.join(', ')}] but its layer expects [${shape.join(', ')}]`);
+      }
+      tf.tidy(() => {
+        variable.write(tf.tensor(storedValues(weight), shape, variable.dtype));
+      });
+      assigned.add(weight.entry.name);
+    }
+    const unset = [...variables.keys()].filter((name) => !assigned.has(name));
+    if (unset.length > 0) throw new ModelFormatError(file, `weightsManifest has no weight for ${unset.join(', ')}, which the topology's layers need`);
+    return model;
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+/**
  * The weights a topology has as tfjs builds it (names, shapes, owning layers, in the topology's order).
  * The build uses Zeros for every initializer, as tfjs's own loader does before it sets stored values
  * (real initializers can take long: Orthogonal on a large recurrent kernel), and is freed at once.
@@ -114,6 +159,15 @@ function zeroInitializers(value: unknown): unknown {
 
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
+}
+
+/** A weight's values: a view of its bytes when they are plain aligned float32, else decoded. */
+function storedValues(weight: StoredWeight): Float32Array | Int32Array | Uint8Array {
+  const { entry, bytes } = weight;
+  if (entry.dtype === 'float32' && entry.quantization === undefined && bytes.byteOffset % 4 === 0) {
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  }
+  return decodeWeight(weight);
 }
 
 /** Decode one stored weight to float values (dequantizing uint8/uint16/float16 as tfjs does). */

@@ -4,11 +4,12 @@
  * against the manifest before anything is decoded, and keep each weight's bytes exactly as stored so
  * untouched weights can be written back unchanged (quantization included).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
 import { normalizeTopology, type Conversion } from './keras3.js';
-import { tfjsClassLookup } from './layers-model.js';
+import { ONE_WEIGHT_AT_A_TIME_ABOVE, tfjsClassLookup } from './layers-model.js';
 import {
   describeZodError,
   elementCount,
@@ -46,7 +47,15 @@ export const MAX_JSON_DEPTH = 500;
 /** Most elements one weight may have (tfjs's typed arrays and wasm heap top out well below 2^31). */
 export const MAX_WEIGHT_ELEMENTS = 2 ** 31 - 1;
 
-export async function readModel(modelPath: string): Promise<LoadedModel> {
+/** What readModel may be asked to do besides reading. */
+export interface ReadModelOptions {
+  /** Called with the parsed model.json before any weight file is read (a check that throws refuses the model). */
+  beforeWeights?: (json: ModelJson) => void;
+  /** Weight bytes of a group above which its weights are read on demand (default ONE_WEIGHT_AT_A_TIME_ABOVE). */
+  onDemandAbove?: number;
+}
+
+export async function readModel(modelPath: string, options: ReadModelOptions = {}): Promise<LoadedModel> {
   const file = path.resolve(modelPath);
   let text: string;
   try {
@@ -87,11 +96,13 @@ export async function readModel(modelPath: string): Promise<LoadedModel> {
   // once tfjs has built it (loadModel).
   const normalized = normalizeTopology(modelPath, parsed.data.modelTopology, { lookup: tfjsClassLookup });
   const json: ModelJson = { ...parsed.data, modelTopology: normalized.topology };
-  const { weights, shardBytes } = await readWeights(modelPath, file, json);
+  // Before any shard is read: whether the model could be built at all where it is going.
+  options.beforeWeights?.(json);
+  const { weights, shardBytes } = await readWeights(modelPath, file, json, options.onDemandAbove ?? ONE_WEIGHT_AT_A_TIME_ABOVE);
   return { file, json, weights, shardBytes, conversion: { changes: normalized.changes, renames: [] } };
 }
 
-async function readWeights(displayPath: string, file: string, json: ModelJson): Promise<{ weights: StoredWeight[]; shardBytes: number[][] }> {
+async function readWeights(displayPath: string, file: string, json: ModelJson, onDemandAbove: number): Promise<{ weights: StoredWeight[]; shardBytes: number[][] }> {
   const dir = path.dirname(file);
   const realDir = await realpath(dir);
   const seen = new Set<string>();
@@ -138,25 +149,107 @@ async function readWeights(displayPath: string, file: string, json: ModelJson): 
         `weightsManifest[${g}] describes ${expected} bytes but its files hold ${onDisk} (${group.paths.join(', ')})`,
       );
     }
-    const buffers: Buffer[] = [];
-    for (const [shard, real] of shardPaths) {
-      try {
-        buffers.push(await readFile(real));
-      } catch (err) {
-        throw new ModelFormatError(displayPath, `cannot read weight file "${shard}": ${systemMessage(err)}`);
-      }
-    }
-    const data = Buffer.concat(buffers);
-    if (data.byteLength !== expected) {
-      throw new ModelFormatError(
-        displayPath,
-        `weightsManifest[${g}] describes ${expected} bytes but its files hold ${data.byteLength} (${group.paths.join(', ')})`,
-      );
-    }
-    weights.push(...splitWeights(group.weights, data));
+    weights.push(
+      ...(expected > onDemandAbove
+        ? readOnDemand(displayPath, group.weights, shardPaths.map(([shard, real], i) => ({ shard, real, size: sizes[i] as number })))
+        : await cutShards(displayPath, group.weights, shardPaths, expected, `weightsManifest[${g}]`)),
+    );
     shardBytes.push(sizes);
   }
   return { weights, shardBytes };
+}
+
+/**
+ * Weights whose `bytes` are read from the shards each time they are asked for, into a fresh buffer
+ * the caller may keep or drop. The live model holds the values anyway; keeping a second copy of a
+ * large model's weights in memory for the few later passes over them (the NaN check, the size table,
+ * gzip, unchanged weights written back) would double its footprint. Sizes were checked against the
+ * manifest before this is called; a shard that changes size later is an error when read.
+ */
+function readOnDemand(displayPath: string, entries: readonly WeightEntry[], shards: ReadonlyArray<{ shard: string; real: string; size: number }>): StoredWeight[] {
+  let start = 0; // of the weight, in the group's concatenated bytes
+  return entries.map((entry) => {
+    const size = elementCount(entry.shape) * storedElementBytes(entry);
+    const from = start;
+    start += size;
+    return {
+      entry,
+      get bytes(): Uint8Array {
+        return readRange(displayPath, shards, from, size);
+      },
+    };
+  });
+}
+
+/** `size` bytes from `from` in the concatenation of `shards`. */
+function readRange(displayPath: string, shards: ReadonlyArray<{ shard: string; real: string; size: number }>, from: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let shardStart = 0;
+  let done = 0;
+  for (const { shard, real, size: shardSize } of shards) {
+    const shardEnd = shardStart + shardSize;
+    if (done < size && from + done < shardEnd && from + done >= shardStart) {
+      const take = Math.min(size - done, shardEnd - (from + done));
+      let fd: number | undefined;
+      try {
+        fd = openSync(real, 'r');
+        const read = readSync(fd, out, done, take, from + done - shardStart);
+        if (read !== take) throw Object.assign(new Error(`read ${read} of ${take} bytes: the file changed`), { code: 'ECHANGED' });
+      } catch (err) {
+        throw new ModelFormatError(displayPath, `cannot read weight file "${shard}": ${systemMessage(err)}`);
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+      done += take;
+    }
+    shardStart = shardEnd;
+  }
+  return out;
+}
+
+/**
+ * A group's weights read shard by shard: each weight's bytes are copied once, straight from the
+ * shard(s) holding them, into a buffer of its own. Neither the whole group nor a second copy of it is
+ * ever held, so reading a model takes its weight bytes plus one shard.
+ */
+async function cutShards(
+  displayPath: string,
+  entries: readonly WeightEntry[],
+  shardPaths: ReadonlyArray<[string, string]>,
+  expected: number,
+  label: string,
+): Promise<StoredWeight[]> {
+  const weights = entries.map((entry) => ({ entry, bytes: new Uint8Array(elementCount(entry.shape) * storedElementBytes(entry)) }));
+  let index = 0; // the weight being filled
+  let filled = 0; // bytes of it filled so far
+  let total = 0;
+  for (const [shard, real] of shardPaths) {
+    let data: Buffer;
+    try {
+      data = await readFile(real);
+    } catch (err) {
+      throw new ModelFormatError(displayPath, `cannot read weight file "${shard}": ${systemMessage(err)}`);
+    }
+    total += data.byteLength;
+    // A file that changed size since it was measured would overrun the weights.
+    if (total > expected) break;
+    let offset = 0;
+    while (offset < data.byteLength) {
+      const weight = weights[index] as StoredWeight;
+      const take = Math.min(weight.bytes.byteLength - filled, data.byteLength - offset);
+      weight.bytes.set(data.subarray(offset, offset + take), filled);
+      offset += take;
+      filled += take;
+      if (filled === weight.bytes.byteLength) {
+        index++;
+        filled = 0;
+      }
+    }
+  }
+  if (total !== expected) {
+    throw new ModelFormatError(displayPath, `${label} describes ${expected} bytes but its files hold ${total} (${shardPaths.map(([s]) => s).join(', ')})`);
+  }
+  return weights;
 }
 
 /** Cut a group's concatenated shard bytes into its weights, in manifest order. */

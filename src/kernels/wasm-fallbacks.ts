@@ -127,7 +127,8 @@ const BEFORE_ISSUE_11: ReadonlyMap<string, FastKernel | undefined> = new Map<str
   ['DepthwiseConv2dNativeBackpropInput', undefined],
 ]);
 
-function referenceKernels(): boolean {
+/** Whether LOWRANK_REFERENCE_KERNELS=1 asks for the kernels (and optimizer) as before issue 11. */
+export function referenceKernels(): boolean {
   // Not `process.env` alone: the library also runs where there is no `process`.
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['LOWRANK_REFERENCE_KERNELS'] === '1';
 }

@@ -1,15 +1,31 @@
 /**
  * Measurements for the report: parameter counts, stored and gzip bytes, predict latency.
  */
-import { gzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { createGzip } from 'node:zlib';
 import { tf } from '../tf.js';
 import { modelInput, type InputShapes } from '../train/tensors.js';
 
-/** Bytes of the shards as stored, and after gzip (level 6, what web servers use). */
-export function measureBytes(shards: Iterable<Uint8Array>): { weightBytes: number; gzipBytes: number } {
-  const list = [...shards];
-  const weightBytes = list.reduce((sum, s) => sum + s.byteLength, 0);
-  const gzipBytes = gzipSync(Buffer.concat(list), { level: 6 }).byteLength;
+/**
+ * Bytes of the shards as stored, and after gzip (level 6, what web servers use) of their
+ * concatenation. The chunks are fed to one gzip stream as they come, never joined: the shards of a
+ * large model may be produced one at a time and dropped (deflate's output does not depend on how
+ * its input is split, so the count is that of gzipping the files end to end).
+ */
+export async function measureBytes(shards: Iterable<Uint8Array>): Promise<{ weightBytes: number; gzipBytes: number }> {
+  const gzip = createGzip({ level: 6 });
+  let gzipBytes = 0;
+  gzip.on('data', (chunk: Buffer) => {
+    gzipBytes += chunk.byteLength;
+  });
+  const ended = once(gzip, 'end');
+  let weightBytes = 0;
+  for (const shard of shards) {
+    weightBytes += shard.byteLength;
+    if (!gzip.write(shard)) await once(gzip, 'drain');
+  }
+  gzip.end();
+  await ended;
   return { weightBytes, gzipBytes };
 }
 

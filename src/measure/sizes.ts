@@ -4,7 +4,7 @@
  * would be written, reloaded from those bytes by tfjs, and evaluated on the held-out samples. Nothing
  * is estimated from parameter counts.
  */
-import { buildModelFiles, decodeWeight, modelFolderFiles, toLayersModel, type ModelFiles, type StoredWeight } from '../io/index.js';
+import { buildModelFiles, decodeWeight, modelFolderFiles, SHARD_BYTES, toLayersModel, type ModelFiles, type ModelJson, type StoredWeight } from '../io/index.js';
 import { elementCount, ModelJsonSchema, storedElementBytes, type WeightEntry } from '../io/model-json.js';
 import { quantizeWeight } from '../io/quantize.js';
 import { splitWeights } from '../io/load.js';
@@ -78,8 +78,8 @@ export interface EvaluationContext {
  * Measure one variant's bytes only, for a model lowrank cannot run (layer classes it lacks): no reload,
  * no evaluation; params are counted from the manifest.
  */
-export function measureVariantBytes(variant: SizeVariantName, files: ModelFiles): SizeVariant {
-  const { weightBytes, gzipBytes } = measureBytes(files.shards.values());
+export async function measureVariantBytes(variant: SizeVariantName, files: ModelFiles): Promise<SizeVariant> {
+  const { weightBytes, gzipBytes } = await measureBytes(files.shards.values());
   const modelJsonBytes = Buffer.byteLength(modelFolderFiles(files).get('model.json') as string);
   const params = files.modelJson.weightsManifest.flatMap((g) => g.weights).filter((w) => w.group !== 'optimizer').reduce((sum, w) => sum + elementCount(w.shape), 0);
   return { variant, params, weightBytes, totalBytes: weightBytes + modelJsonBytes, gzipBytes, metrics: null };
@@ -90,7 +90,7 @@ export function measureVariantBytes(variant: SizeVariantName, files: ModelFiles)
  * The reload happens with or without data: it proves the bytes make a loadable model.
  */
 export async function measureVariant(variant: SizeVariantName, files: ModelFiles, context: EvaluationContext | null): Promise<SizeVariant> {
-  const { weightBytes, gzipBytes } = measureBytes(files.shards.values());
+  const { weightBytes, gzipBytes } = await measureBytes(files.shards.values());
   const modelJsonBytes = Buffer.byteLength(modelFolderFiles(files).get('model.json') as string);
   const model = await loadModelFiles(files, `${variant} variant`);
   try {
@@ -104,4 +104,40 @@ export async function measureVariant(variant: SizeVariantName, files: ModelFiles
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The size row of a stored model re-encoded in `storage`, for models too large to build whole files
+ * of: each weight is encoded, counted and fed to gzip, then dropped, and model.json is laid out as
+ * buildModelFiles would write it. The files are not reloaded (without data there is nothing to
+ * evaluate); `params` is the model's. Null when a weight cannot be stored that way (non-finite
+ * values in uint8), as for the whole-file rows.
+ */
+export async function measureStoredVariant(
+  variant: SizeVariantName,
+  base: Omit<ModelJson, 'weightsManifest'>,
+  weights: readonly StoredWeight[],
+  storage: Storage,
+  params: number,
+): Promise<SizeVariant | null> {
+  const entries: WeightEntry[] = [];
+  function* encoded(): Generator<Uint8Array> {
+    for (const weight of weights) {
+      const stored = storeWeightAs(weight, storage);
+      entries.push(stored.entry);
+      yield stored.bytes;
+    }
+  }
+  let bytes: { weightBytes: number; gzipBytes: number };
+  try {
+    bytes = await measureBytes(encoded());
+  } catch (err) {
+    if (err instanceof RangeError) return null;
+    throw err;
+  }
+  const count = Math.max(1, Math.ceil(bytes.weightBytes / SHARD_BYTES));
+  const paths = Array.from({ length: count }, (_, i) => `group1-shard${i + 1}of${count}.bin`);
+  const modelJson = { ...base, weightsManifest: [{ paths, weights: entries }] };
+  const totalBytes = bytes.weightBytes + Buffer.byteLength(JSON.stringify(modelJson));
+  return { variant, params, weightBytes: bytes.weightBytes, totalBytes, gzipBytes: bytes.gzipBytes, metrics: null };
 }

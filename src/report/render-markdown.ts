@@ -86,6 +86,7 @@ function speedSection(v: ReportView): string[] {
   const notes = ['FLOPs: 2 per multiply-add of matrix products and convolutions'];
   if (v.flops.uncounted.length > 0) notes.push(`not counted: ${v.flops.uncounted.map((u) => `${code(u.name)} (${cell(u.why)})`).join(', ')}`);
   if (v.minRuns !== null) notes.push(`latency: median of at least ${v.minRuns} warm predict calls on the ${v.header.backend} backend`);
+  if (v.speedNotMeasured !== null) notes.push(v.speedNotMeasured);
   return ['### Speed', '', ...mdTable(['', 'original', 'output', ''], rows, 'lrrl'), '', `${notes.join('; ')}.`, ''];
 }
 

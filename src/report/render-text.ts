@@ -86,6 +86,7 @@ function renderMeasures(v: ReportView, c: ChalkInstance): string[] {
     const list = v.flops.uncounted.map((u) => `${u.name} (${u.why})`).join(', ');
     lines.push(...wrap(`FLOPs leave out ${list}`, 78).map((line) => c.dim(`  ${line}`)));
   }
+  if (v.speedNotMeasured !== null) lines.push(...wrap(v.speedNotMeasured, 78).map((line) => c.dim(`  ${line}`)));
   return lines;
 }
 

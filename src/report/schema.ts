@@ -104,7 +104,8 @@ const GateSchema = z
 const SpeedSchema = z.object({
   batchSize: z.number().int().positive(),
   runs: z.number().int().positive(),
-  originalMs: z.number().nonnegative().describe('Median milliseconds of one predict call of the original model'),
+  originalMs: z.number().nonnegative().nullable().describe('Median milliseconds of one predict call of the original model; null when it was not timed (originalNotMeasured says why)'),
+  originalNotMeasured: z.string().optional().describe('Why the original was not timed, when originalMs is null'),
   outputMs: z.number().nonnegative().describe('Median milliseconds of one predict call of the output model'),
 });
 

@@ -7,7 +7,7 @@
  */
 import { NOT_MEASURED_NO_DATA, notMeasuredNeedsClasses, bytes, capitalize, compact, int, metric, ms, num, pct, seconds, shortPath, signedPercent, times, variantLabel } from './format.js';
 import { describeGate, outputMetrics } from './gates.js';
-import { writtenVariant, type CompressionReport, type GateName, type LayerReport, type MetricsReport, type SizeVariantName } from './schema.js';
+import { writtenVariant, type CompressionReport, type GateName, type LayerReport, type MetricsReport, type SizeVariantName, type SpeedReport } from './schema.js';
 
 export type MetricKey = keyof MetricsReport;
 
@@ -46,6 +46,8 @@ export interface SpeedMeasure extends Measure {
   batchSize: number;
   /** Predict calls the median was taken over. */
   runs: number;
+  /** "original's latency not measured: <why>" when the original was not timed (its cells say "not measured"); else null. */
+  notMeasured: string | null;
 }
 
 /** A path as the report holds it and as it is shown (relative to the working folder when below it). */
@@ -225,6 +227,8 @@ export interface ReportView {
   /** perSample is null when the model could not run (unknown layer classes). */
   flops: { perSample: Measure | null; uncounted: Array<{ name: string; why: string }> };
   speed: SpeedMeasure[];
+  /** Why the original's latency is missing from the speed rows ("original's latency not measured: …"); null when it was timed. */
+  speedNotMeasured: string | null;
   /** The speed row of the largest batch, the one headlines quote; null when latency was not measured. */
   largestBatch: SpeedMeasure | null;
   /** Fewest predict calls any latency was the median of; null when latency was not measured. */
@@ -249,7 +253,7 @@ export interface ReportView {
 export function reportView(report: CompressionReport, cwd: string = process.cwd()): ReportView {
   const { input, output, options } = report;
   const at = (p: string): PathView => ({ full: p, shown: shortPath(p, cwd) });
-  const speed = report.speed.map((s): SpeedMeasure => ({ ...measure(`predict, batch ${s.batchSize}`, s.originalMs, s.outputMs, ms, FASTER), batchSize: s.batchSize, runs: s.runs }));
+  const speed = report.speed.map(speedMeasure);
   return {
     header: {
       tool: report.tool.name,
@@ -283,6 +287,7 @@ export function reportView(report: CompressionReport, cwd: string = process.cwd(
       uncounted: (report.flops?.uncountedLayers ?? []).map((u) => ({ name: u.name, why: `${u.className}: ${u.reason}` })),
     },
     speed,
+    speedNotMeasured: speed.find((m) => m.notMeasured !== null)?.notMeasured ?? null,
     largestBatch: speed.reduce<SpeedMeasure | null>((best, s) => (best === null || s.batchSize > best.batchSize ? s : best), null),
     minRuns: speed.length === 0 ? null : Math.min(...speed.map((s) => s.runs)),
     sizes: sizesView(report),
@@ -317,6 +322,16 @@ export function ratio(before: number, after: number, words: readonly [better: st
   const factor = better ? before / after : after / before;
   const word = better ? words[0] : words[1];
   return { factor, times: times(factor), word, text: `${times(factor)} ${word}`, better };
+}
+
+/** One latency row; without the original's time there is nothing to compare, so no ratio. */
+function speedMeasure(s: SpeedReport): SpeedMeasure {
+  const label = `predict, batch ${s.batchSize}`;
+  if (s.originalMs === null) {
+    const notMeasured = `original's latency not measured: ${s.originalNotMeasured ?? 'the report does not say why'}`;
+    return { label, before: 0, after: s.outputMs, original: 'not measured', output: ms(s.outputMs), share: 1, change: '', ratio: null, batchSize: s.batchSize, runs: s.runs, notMeasured };
+  }
+  return { ...measure(label, s.originalMs, s.outputMs, ms, FASTER), batchSize: s.batchSize, runs: s.runs, notMeasured: null };
 }
 
 function measure(label: string, before: number, after: number, show: (n: number) => string, words: readonly [string, string]): Measure {

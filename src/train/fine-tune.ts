@@ -14,6 +14,8 @@ import { objectiveLoss, type Objective } from './loss.js';
 import { createRng } from '../data/random.js';
 import { memorySource, type BatchSource } from '../data/stream.js';
 import { featureTensors, labelTensor, modelInput, predictAll, type InputShapes } from './tensors.js';
+import { FusedAdam } from './fused-adam.js';
+import { referenceKernels } from '../kernels/wasm-fallbacks.js';
 
 export type LearningRateSchedule = 'constant' | 'cosine' | 'linear';
 
@@ -78,7 +80,9 @@ export function learningRateAt(base: number, step: number, total: number, schedu
  */
 export async function fineTune(model: tf.LayersModel, train: Dataset | BatchSource, validation: Dataset | undefined, options: FineTuneOptions): Promise<FineTuneResult> {
   const { trained, frozen } = chooseLayers(model, options.trainLayers);
-  const optimizer = tf.train.adam(options.learningRate);
+  // tfjs's Adam with the update of each variable fused into one loop (bit-identical; fused-adam.ts);
+  // LOWRANK_REFERENCE_KERNELS=1 (the benchmark's "before") keeps tfjs's.
+  const optimizer = referenceKernels() ? tf.train.adam(options.learningRate) : new FusedAdam(options.learningRate);
   const restoreCalls = runInInferenceMode(frozen);
   try {
     return await trainEpochs(model, 'batches' in train ? train : memorySource(train), validation, options, optimizer, trained);

@@ -59,7 +59,7 @@ describe('reportView on the fixed report', () => {
     assert.equal(v.flops.perSample?.ratio?.factor, fixture.flops.original / fixture.flops.output);
     assert.deepEqual(
       v.speed.map((s) => [s.batchSize, s.ratio?.word]),
-      fixture.speed.map((s) => [s.batchSize, s.outputMs <= s.originalMs ? 'faster' : 'slower']),
+      fixture.speed.map((s) => [s.batchSize, s.originalMs !== null && s.outputMs <= s.originalMs ? 'faster' : 'slower']),
     );
     assert.equal(v.largestBatch?.batchSize, Math.max(...fixture.speed.map((s) => s.batchSize)));
     assert.equal(v.minRuns, Math.min(...fixture.speed.map((s) => s.runs)));
@@ -242,5 +242,41 @@ describe('the renderers lay out the view', () => {
     const md = renderMarkdown(r, CWD);
     assert.ok(md.includes(`**${v.size.weightBytes.ratio!.text}**`) && md.includes(`${v.flops.perSample!.ratio!.text} FLOPs`), 'the Markdown headline');
     assert.doesNotMatch(md, /0\.\d\d× (fewer|smaller)/);
+  });
+});
+
+describe('a report whose original was not timed (a model too large to time twice over)', () => {
+  const why = 'the original has 382 MiB of weights, and timing it would keep a packed copy of each kernel beside them (models above 256 MiB are not timed)';
+  const untimed = (): CompressionReport => {
+    const r = copy();
+    r.speed = r.speed.map((s) => ({ ...s, originalMs: null, originalNotMeasured: why }));
+    return r;
+  };
+
+  it('parses, and so does a report written before originalMs could be null', () => {
+    assert.ok(ReportSchema.safeParse(untimed()).success);
+    assert.ok(fixture.speed.every((s) => typeof s.originalMs === 'number'));
+  });
+
+  it('has no ratio and says why in the view, the text, the Markdown and the HTML', () => {
+    const report = untimed();
+    const v = reportView(report, CWD);
+    assert.ok(v.speed.length > 0);
+    for (const s of v.speed) {
+      assert.equal(s.ratio, null);
+      assert.equal(s.original, 'not measured');
+      assert.equal(s.notMeasured, `original's latency not measured: ${why}`);
+    }
+    assert.equal(v.speedNotMeasured, `original's latency not measured: ${why}`);
+    assert.equal(v.largestBatch?.ratio, null, 'no headline speed-up');
+    const flat = (s: string): string => s.replace(/\s+/g, ' ');
+    const text = flat(renderText(report, new Chalk({ level: 0 }), CWD));
+    const markdown = flat(renderMarkdown(report, CWD));
+    const page = flat(renderHtml(report, CWD));
+    for (const [name, out] of [['text', text], ['markdown', markdown], ['html', page]] as const) {
+      assert.ok(out.includes('not measured'), `${name} shows "not measured"`);
+      assert.ok(out.includes(flat(name === 'html' ? html(why) : why)), `${name} says why`);
+      assert.ok(!/NaN|Infinity/.test(out), `${name} shows no NaN or Infinity`);
+    }
   });
 });

@@ -84,7 +84,10 @@ function measureCard(m: Measure, worse: 'bad' | 'warn', detail: Fragment = `${m.
 /** Summary cards: each size measure, each latency, then accuracy (or the regression error) of the output. */
 function cards(v: ReportView): SafeHtml[] {
   const list: Card[] = [v.size.params, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample].filter((m): m is Measure => m !== null).map((m) => measureCard(m, 'bad'));
-  for (const s of v.speed) list.push(measureCard(s, 'warn', html`${s.original} → ${s.output} <span class="muted">(median of ${s.runs})</span>`));
+  for (const s of v.speed) {
+    const detail = s.notMeasured === null ? html`${s.original} → ${s.output} <span class="muted">(median of ${s.runs})</span>` : html`${s.output} <span class="muted">(median of ${s.runs}); ${s.notMeasured}</span>`;
+    list.push(measureCard(s, 'warn', detail));
+  }
   const out = v.output;
   const original = v.evaluation?.stages[0]?.metrics;
   if (out !== null && original !== undefined) {
@@ -119,9 +122,13 @@ function mainMetric(v: ReportView): MetricRow | undefined {
 }
 
 function chartsSection(v: ReportView): SafeHtml {
-  const measures = [v.size.params, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed].filter((m): m is Measure => m !== null);
+  // A latency without the original's has no share to draw.
+  const measures = [v.size.params, v.size.weightBytes, v.size.gzipBytes, v.flops.perSample, ...v.speed.filter((s) => s.notMeasured === null)].filter((m): m is Measure => m !== null);
   const uncounted = v.flops.uncounted;
-  const note = uncounted.length > 0 && html`<p class="muted small">FLOPs leave out ${uncounted.length} layer${uncounted.length === 1 ? '' : 's'}: ${join(uncounted.map((u) => `${u.name} (${u.why})`), '; ')}.</p>`;
+  const note = [
+    uncounted.length > 0 && html`<p class="muted small">FLOPs leave out ${uncounted.length} layer${uncounted.length === 1 ? '' : 's'}: ${join(uncounted.map((u) => `${u.name} (${u.why})`), '; ')}.</p>`,
+    v.speedNotMeasured !== null && html`<p class="muted small">${capitalize(v.speedNotMeasured)}.</p>`,
+  ];
   const main = mainMetric(v);
   const ev = v.evaluation;
   const metricSvg = main === undefined || ev === null ? null : metricChart(ev.stages.map((s) => s.name), main);
