@@ -71,6 +71,11 @@ export interface PlannableLayer {
   weights: LayerWeights[] | (() => LayerWeights[]);
 }
 
+/** A plannable layer's weights, read now when they are read on demand. */
+export function weightsOf(layer: PlannableLayer): LayerWeights[] {
+  return typeof layer.weights === 'function' ? layer.weights() : layer.weights;
+}
+
 /** The largest k with k·(m+n) < m·n: beyond it the two factors hold at least as many numbers as W. */
 export function maxUsefulRank(m: number, n: number): number {
   return Math.max(0, Math.floor((m * n - 1) / (m + n)));
@@ -116,7 +121,7 @@ export function makePlan(
     const factorizer = factorizerFor(layer.json.class_name);
     if (factorizer === undefined) continue;
     const name = layer.name;
-    const weights = typeof layer.weights === 'function' ? layer.weights() : layer.weights;
+    const weights = weightsOf(layer);
     const { values, m, n } = factorizer.matrix(weights);
     const paramsBefore = weights.reduce((sum, w) => sum + w.values.length, 0);
     const useful = maxUsefulRank(m, n);

@@ -18,6 +18,7 @@ import { prepare, type Prepared } from '../compress/prepare.js';
 import { tune } from '../compress/tune.js';
 import type { CompressEvent } from '../compress/types.js';
 import { layerFilter, plannableLayers, maxUsefulRank } from '../factorize/index.js';
+import { weightsOf } from '../factorize/plan.js';
 import { factorizerFor } from '../factorize/registry.js';
 import { modelFiles, needsClassesError, writeFolderAtomically } from '../io/index.js';
 import { countFlops } from '../measure/flops.js';
@@ -195,7 +196,7 @@ function largestUsefulRank(file: string, modelTopology: Record<string, unknown>,
   for (const layer of plannableLayers(file, modelTopology, model)) {
     const factorizer = factorizerFor(layer.json.class_name);
     if (factorizer === undefined || !selected(layer.name)) continue;
-    const { m, n } = factorizer.matrix(layer.weights);
+    const { m, n } = factorizer.matrix(weightsOf(layer));
     best = Math.max(best, maxUsefulRank(m, n));
   }
   return best;
@@ -205,7 +206,7 @@ function largestUsefulRank(file: string, modelTopology: Record<string, unknown>,
 function factorizableParams(run: Prepared): number {
   return plannableLayers(run.options.model, run.stored.json.modelTopology, run.original)
     .filter((l) => factorizerFor(l.json.class_name) !== undefined)
-    .reduce((sum, l) => sum + l.weights.reduce((s, w) => s + w.values.length, 0), 0);
+    .reduce((sum, l) => sum + weightsOf(l).reduce((s, w) => s + w.values.length, 0), 0);
 }
 
 /** The folder's files: the record and its three renderings. */
