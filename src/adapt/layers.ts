@@ -59,6 +59,11 @@ export function adapterLayers(base: LayerJson, kernelShape: readonly number[], r
   const expectedRank = className === 'Conv2D' ? 4 : 2;
   if (kernelShape.length !== expectedRank) throw new UnsupportedLayerError(undefined, `layer ${base.config.name} (${className}) has a kernel of shape [${kernelShape.join(', ')}]; an adapter needs ${expectedRank} dimensions`);
   const name = base.config.name;
+  if (className === 'Embedding' && base.config['mask_zero'] === true) {
+    // tfjs's Add (Merge.computeMask) hands masks on with an extra leading axis, so the layers after a
+    // masked Embedding would see another mask once an adapter's Add stands between them.
+    throw new UnsupportedLayerError(undefined, `layer ${name} (Embedding) has mask_zero, and tfjs's Add layer would pass its mask on in another shape; leave it out with --layers '!${name}'`);
+  }
   const aName = freshName(`${name}_lora_a`, taken);
   const bName = freshName(`${name}_lora_b`, taken);
   const shapes = factorShapes(className, kernelShape, rank);

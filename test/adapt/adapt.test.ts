@@ -10,10 +10,10 @@ import path from 'node:path';
 import { adapt } from '../../src/adapt/adapt.js';
 import { readAdapterFolder } from '../../src/adapt/folder.js';
 import { AdapterJsonSchema, baseHash } from '../../src/adapt/format.js';
-import { initialFactors } from '../../src/adapt/layers.js';
+import { adapterLayers, initialFactors } from '../../src/adapt/layers.js';
 import { buildAdaptedModel, planAdapters, takenNames, type FactorValues } from '../../src/adapt/model.js';
 import { createRng } from '../../src/data/random.js';
-import { OutputExistsError } from '../../src/errors.js';
+import { OutputExistsError, UnsupportedLayerError } from '../../src/errors.js';
 import { decodeWeight, loadModel, readModel } from '../../src/io/index.js';
 import { tf } from '../../src/tf.js';
 import { DIGITS_CNN, DIGITS_MLP, FIXTURES, SHIFTED_TEST, SHIFTED_TRAIN, TEXT_EMBEDDING, hashFolder, useTempDirAndLeakCheck } from '../helpers.js';
@@ -67,6 +67,15 @@ describe('adapted model at the start', () => {
       });
     }
   }
+});
+
+describe('adapterLayers', () => {
+  it('refuses an Embedding with mask_zero, naming how to leave it out', () => {
+    const layer = { class_name: 'Embedding', config: { name: 'tokens', input_dim: 10, output_dim: 4, mask_zero: true } };
+    assert.throws(() => adapterLayers(layer, [10, 4], 2, 2, new Set(['tokens'])), (err: unknown) => err instanceof UnsupportedLayerError && /mask_zero.*--layers '!tokens'/.test(err.message));
+    const plain = adapterLayers({ ...layer, config: { ...layer.config, mask_zero: false } }, [10, 4], 2, 2, new Set(['tokens']));
+    assert.deepEqual([plain.layer.a.shape, plain.layer.b.shape, plain.aJson.class_name, plain.bJson.class_name], [[10, 2], [2, 4], 'Embedding', 'Dense']);
+  });
 });
 
 describe('adapt()', () => {
