@@ -187,7 +187,7 @@ export function makePlan(
       const allocated = requested.ranks.get(name) ?? null;
       if (allocated === null) {
         decompositions.delete(name);
-        entry.reason = useful === 0 ? `a ${m}×${n} kernel cannot be made smaller by factorizing` : `kept whole: within${ratioText}, its remaining energy was worth its parameters more than other layers' components`;
+        entry.reason = useful === 0 ? `a ${m}×${n} kernel cannot be made smaller by factorizing` : `within${ratioText}, keeping it whole restores more energy per parameter than other layers' components`;
         continue;
       }
       rank = allocated;

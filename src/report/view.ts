@@ -74,6 +74,12 @@ export interface LayerRow {
   error: string;
   /** Why the layer was left as it is; null when it was factorized or no reason was given. */
   keptReason: string | null;
+  /**
+   * Relative output error on the calibration inputs (--method whiten): what the spectrum predicted
+   * ("0.312": the --ratio allocation's prediction, else the truncated spectrum's) and what was measured
+   * after factorization; null when neither is known.
+   */
+  outputError: { predicted: string; measured: string } | null;
   /** The layer as reported, for charts of its spectrum. */
   layer: LayerReport;
 }
@@ -220,6 +226,8 @@ export interface ReportView {
   data: { path: PathView; samples: string; trainSamples: string } | null;
   layers: LayerRow[];
   factorizedLayers: number;
+  /** --ratio: "parameters 12.3% of the original's, budget 10%" (of the layers considered); null otherwise. */
+  budget: { text: string; within: boolean } | null;
   /** Parameters, factorizable parameters, weight and gzip bytes of the input and the output. */
   size: { params: Measure; factorizableParams: Measure; weightBytes: Measure; gzipBytes: Measure };
   /** perSample is null when the model could not run (unknown layer classes). */
@@ -272,6 +280,7 @@ export function reportView(report: CompressionReport, cwd: string = process.cwd(
     data: report.data === null ? null : { path: at(report.data.path), samples: int(report.data.samples), trainSamples: int(report.data.trainSamples) },
     layers: report.layers.map(layerRow),
     factorizedLayers: report.layers.filter((l) => l.rank !== null).length,
+    budget: budgetView(report),
     size: {
       params: measure('parameters', input.params, output.params, int, FEWER),
       factorizableParams: measure('factorizable params', input.factorizableParams, output.factorizableParams, int, FEWER),
@@ -339,8 +348,26 @@ function layerRow(l: LayerReport): LayerRow {
     energyKept: factorized ? pct(l.energyKept) : '',
     error: factorized ? num(l.relativeError, 3) : '',
     keptReason: !factorized && l.reason !== undefined ? l.reason : null,
+    outputError: outputErrorView(l),
     layer: l,
   };
+}
+
+function outputErrorView(l: LayerReport): LayerRow['outputError'] {
+  if (l.rank === null || l.method !== 'whiten') return null;
+  const predicted = l.predictedOutputError ?? l.relativeError ?? undefined;
+  const measured = l.outputError ?? undefined;
+  if (predicted === undefined && measured === undefined) return null;
+  return { predicted: num(predicted, 3), measured: num(measured, 3) };
+}
+
+/** The --ratio budget line, of the layers the allocation considered. */
+function budgetView(report: CompressionReport): ReportView['budget'] {
+  const b = report.budget;
+  if (b === undefined || b === null) return null;
+  const share = b.paramsBefore > 0 ? b.paramsAfter / b.paramsBefore : 1;
+  const ratio = Number((b.ratio * 100).toPrecision(3));
+  return { text: `parameters ${pct(share)} of the original's, budget ${ratio}%`, within: b.paramsAfter <= b.budget };
 }
 
 /** Labels of the metrics, as every table names them. */
