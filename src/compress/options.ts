@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import type { RankSpec } from '../factorize/plan.js';
 import type { BackendChoice } from '../tf.js';
 import { GateLimitsSchema, type GateLimits } from '../report/gates.js';
-import { BackendSchema, SvdMethodSchema, int, numeric, parseImageShape, parseOptions, parseShape } from '../options.js';
+import { BackendSchema, RatioSchema, SvdMethodSchema, int, numeric, parseImageShape, parseOptions, parseShape } from '../options.js';
 
 /** Parse `--rank`: a positive integer for every layer, or `name=k,name=k`. */
 export function parseRank(text: string): RankSpec {
@@ -50,7 +50,7 @@ export const CompressOptionsSchema = z.object({
   rank: z.union([z.string(), z.number(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]).optional(),
   energy: numeric(z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]')).optional(),
   /** Keep at most this share of the considered layers' parameters, ranks allocated across layers. */
-  ratio: numeric(z.number({ error: '--ratio must be a number in (0, 1]' }).gt(0, '--ratio must be in (0, 1]').max(1, '--ratio must be in (0, 1]')).optional(),
+  ratio: RatioSchema.optional(),
   layers: z.string().optional(),
   inputShape: z.union([z.string(), z.array(z.number())]).optional(),
   data: z.string().min(1).optional(),

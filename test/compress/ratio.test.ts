@@ -19,7 +19,7 @@ import { DIGITS_MLP, DIGITS_TEST, DIGITS_TRAIN, FIXTURES } from '../helpers.js';
 
 let tmp: string;
 before(async () => {
-  await initBackend('cpu');
+  await initBackend('wasm');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'lowrank-ratio-'));
 });
 after(async () => {
@@ -35,7 +35,7 @@ async function run(fixture: string, choice: { ratio: number } | { rank: number }
     validationData: DIGITS_TEST,
     epochs: 0,
     out: path.join(tmp, `run-${runs++}`),
-    backend: 'cpu',
+    backend: 'wasm',
   });
   assert.ok(report !== null);
   const accuracy = report.evaluation?.factorized?.accuracy;
@@ -74,25 +74,24 @@ describe('--ratio before fine-tuning', () => {
         assert.ok(typeof measured === 'number' && measured > 0 && measured < 1, `${l.name}: measured ${measured}`);
         assert.ok(measured < 3 * predicted && predicted < 3 * measured, `${l.name}: predicted ${predicted}, measured ${measured}`);
       }
+      // The first layer sees the model's own inputs in both passes, so its prediction lacks only the
+      // truncation's ridge: the measured error can only be larger, and not by much.
+      const first = report.layers.find((l) => l.name === 'dense_1');
+      if (fixture === 'digits-mlp') {
+        assert.ok(first !== undefined && typeof first.outputError === 'number' && typeof first.predictedOutputError === 'number');
+        assert.ok(first.outputError >= first.predictedOutputError - 1e-6, `${first.outputError} < ${first.predictedOutputError}`);
+        assert.ok(first.outputError <= first.predictedOutputError * 1.25, `${first.outputError} vs ${first.predictedOutputError}`);
+      }
       assert.doesNotThrow(() => ReportSchema.parse(JSON.parse(JSON.stringify(report))));
     });
   }
 
-  it('the first layer\'s measured output error is the predicted one when nothing before it changed', async () => {
-    // dense_1 sees the model's own inputs in both passes; its prediction lacks only the truncation's
-    // ridge, so the measured error can only be larger, and not by much.
-    const { report } = await run('digits-mlp', { ratio: 0.2 });
-    const first = report.layers.find((l) => l.name === 'dense_1');
-    assert.ok(first !== undefined && typeof first.outputError === 'number' && typeof first.predictedOutputError === 'number');
-    assert.ok(first.outputError >= first.predictedOutputError - 1e-6, `${first.outputError} < ${first.predictedOutputError}`);
-    assert.ok(first.outputError <= first.predictedOutputError * 1.25, `${first.outputError} vs ${first.predictedOutputError}`);
-  });
 });
 
 describe('--energy with --method whiten', () => {
   it('picks each rank from the whitened spectrum: the smallest rank keeping the share of it', async () => {
     const fraction = 0.6;
-    const { plan } = await compress({ model: DIGITS_MLP, energy: fraction, method: 'whiten', data: DIGITS_TRAIN, epochs: 0, dryRun: false, out: path.join(tmp, 'energy'), backend: 'cpu' });
+    const { plan } = await compress({ model: DIGITS_MLP, energy: fraction, method: 'whiten', data: DIGITS_TRAIN, epochs: 0, dryRun: false, out: path.join(tmp, 'energy'), backend: 'wasm' });
     const whitened = plan.entries.filter((e) => e.method === 'whiten');
     assert.ok(whitened.length >= 2);
     for (const e of whitened) {
@@ -117,7 +116,7 @@ describe('--ratio options', () => {
 
   it('refuses a ratio below rank 1 everywhere, naming the smallest that works', async () => {
     await assert.rejects(
-      compress({ model, ratio: 0.01, out: path.join(tmp, 'tiny'), backend: 'cpu' }),
+      compress({ model, ratio: 0.01, out: path.join(tmp, 'tiny'), backend: 'wasm' }),
       (e: unknown) => e instanceof UsageError && /--ratio 0.01 is below .* the smallest reachable ratio is 0\.0\d+$/.test(e.message),
     );
   });
