@@ -75,9 +75,8 @@ export interface LayerRow {
   /** Why the layer was left as it is; null when it was factorized or no reason was given. */
   keptReason: string | null;
   /**
-   * Relative output error on the calibration inputs (--method whiten): what the spectrum predicted
-   * ("0.312": the --ratio allocation's prediction, else the truncated spectrum's) and what was measured
-   * after factorization; null when neither is known.
+   * Relative output error on the calibration inputs (--ratio with --method whiten): what the
+   * allocation predicted ("0.312") and what was measured after factorization; null without a prediction.
    */
   outputError: { predicted: string; measured: string } | null;
   /** The layer as reported, for charts of its spectrum. */
@@ -354,11 +353,10 @@ function layerRow(l: LayerReport): LayerRow {
 }
 
 function outputErrorView(l: LayerReport): LayerRow['outputError'] {
-  if (l.rank === null || l.method !== 'whiten') return null;
-  const predicted = l.predictedOutputError ?? l.relativeError ?? undefined;
-  const measured = l.outputError ?? undefined;
-  if (predicted === undefined && measured === undefined) return null;
-  return { predicted: num(predicted, 3), measured: num(measured, 3) };
+  // Shown where --ratio predicted it: the truncated spectrum's own prediction carries the ridge and
+  // would only repeat the error column.
+  if (l.rank === null || l.predictedOutputError === undefined || l.predictedOutputError === null) return null;
+  return { predicted: num(l.predictedOutputError, 3), measured: num(l.outputError ?? undefined, 3) };
 }
 
 /** The --ratio budget line, of the layers the allocation considered. */
