@@ -8,7 +8,7 @@ import { liveLayer } from './factorize/index.js';
 import { readTopology, siteKey, walkLayers } from './graph/topology.js';
 import { loadModel } from './io/index.js';
 import { z } from 'zod';
-import { BackendSchema, SvdMethodSchema, int, numeric, parseOptions } from './options.js';
+import { BackendSchema, RatioSchema, SvdMethodSchema, int, numeric, parseOptions } from './options.js';
 import { initBackend, tf } from './tf.js';
 
 /** The energy shares inspect reports ranks for. */
@@ -50,6 +50,18 @@ export interface InspectReport {
   layers: InspectedLayer[];
   /** Params of the whole model if every layer were factorized at each energy share where it helps. */
   totals: Array<{ energy: number; params: number }>;
+  /**
+   * With `ratio`: the ranks `compress --ratio` would allocate without data (the kernels' own spectra;
+   * with --data, compress reads the whitened ones and may choose differently).
+   */
+  allocation?: {
+    ratio: number;
+    /** Considered layers' parameters before and after, and the most allowed. */
+    paramsBefore: number;
+    paramsAfter: number;
+    budget: number;
+    layers: Array<{ name: string; rank: number | null; paramsAfter: number }>;
+  };
 }
 
 const InspectOptionsSchema = z.object({
@@ -60,6 +72,8 @@ const InspectOptionsSchema = z.object({
   setup: z.string().min(1, '--setup is empty').optional(),
   svd: SvdMethodSchema,
   seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
+  /** Preview `compress --ratio`'s allocation (on the kernels' spectra). */
+  ratio: RatioSchema.optional(),
 });
 
 /** Options of inspect() as callers give them (CLI flags included: unknown keys are ignored). */
@@ -120,10 +134,19 @@ export async function inspect(modelPath: string, input: InspectInput = {}): Prom
       weightBytes: stored.weights.reduce((sum, w) => sum + w.bytes.byteLength, 0),
       layers,
       totals,
+      ...(options.ratio !== undefined ? { allocation: allocationPreview(modelPath, stored.json.modelTopology, model, options.ratio, options) } : {}),
     };
   } finally {
     model.dispose();
   }
+}
+
+/** compress --ratio's plan without data: a second plan, decomposing up to each layer's break-even. */
+function allocationPreview(modelPath: string, topology: Record<string, unknown>, model: tf.LayersModel, ratio: number, options: { layers?: string | undefined; svd?: SvdMethod | undefined; seed?: number | undefined }): NonNullable<InspectReport['allocation']> {
+  const plan = planModel(modelPath, topology, model, { kind: 'ratio', fraction: ratio }, layerFilter(options.layers), { method: options.svd ?? 'auto', seed: options.seed ?? 42 });
+  const budget = plan.budget as NonNullable<typeof plan.budget>;
+  const layers = plan.entries.filter((e) => e.reason !== 'not selected').map((e) => ({ name: e.name, rank: e.rank, paramsAfter: e.paramsAfter }));
+  return { ratio, paramsBefore: budget.paramsBefore, paramsAfter: budget.paramsAfter, budget: budget.budget, layers };
 }
 
 /**

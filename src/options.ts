@@ -62,3 +62,6 @@ export function parseImageShape(value: string | readonly number[]): number[] {
 
 /** `--svd`: how layers are decomposed: exact SVD, randomized truncation, or chosen by shape. */
 export const SvdMethodSchema = z.enum(['exact', 'randomized', 'auto'], { error: '--svd must be exact, randomized or auto' }).default('auto');
+
+/** `--ratio`: the share of the factorizable layers' parameters to keep, in (0, 1]. */
+export const RatioSchema = numeric(z.number({ error: '--ratio must be a number in (0, 1]' }).gt(0, '--ratio must be in (0, 1]').max(1, '--ratio must be in (0, 1]'));

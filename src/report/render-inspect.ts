@@ -4,7 +4,7 @@
 import type { ChalkInstance } from 'chalk';
 import path from 'node:path';
 import type { InspectReport } from '../inspect.js';
-import { table } from './render-text.js';
+import { table, wrap } from './render-text.js';
 
 const int = (n: number): string => n.toLocaleString('en-US');
 
@@ -45,6 +45,15 @@ export function renderInspect(r: InspectReport, c: ChalkInstance, cwd = process.
   }
   frows.push([c.bold('model'), '', '', ...r.totals.map((t) => c.bold(int(t.params))), c.dim(`of ${int(r.params)}`)]);
   lines.push(...table(frows, 'llrrrrl'));
+  if (r.allocation !== undefined) {
+    const a = r.allocation;
+    lines.push('', ...wrap(`--ratio ${a.ratio} without data (the kernels' spectra; with --data, compress allocates on the whitened ones)`, 80).map((line) => c.dim(line)));
+    const arows = [[c.bold('layer'), c.bold('rank'), c.bold('params')]];
+    for (const l of a.layers) arows.push([l.name, l.rank === null ? c.dim('whole') : String(l.rank), int(l.paramsAfter)]);
+    const share = a.paramsBefore > 0 ? ((100 * a.paramsAfter) / a.paramsBefore).toFixed(1) : '100.0';
+    arows.push([c.bold('total'), '', c.bold(int(a.paramsAfter))]);
+    lines.push(...table(arows, 'lrr'), `parameters ${share}% of the original's, budget ${Number((a.ratio * 100).toPrecision(3))}%`);
+  }
   const partial = factorizable.filter((l) => l.factorization?.singularValuesComplete === false);
   if (partial.length > 0) {
     lines.push('');

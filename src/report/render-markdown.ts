@@ -46,8 +46,13 @@ export function renderMarkdown(report: CompressionReport, cwd = process.cwd()): 
 }
 
 function layersSection(v: ReportView): string[] {
-  const rows = v.layers.map((l) => [code(l.name), cell(l.className), l.shape, l.rank, l.paramsBefore, l.factorized ? `**${l.paramsAfter}**` : l.paramsAfter, l.energyKept, l.error]);
-  const lines = ['### Layers', '', ...mdTable(['layer', 'class', 'shape', 'rank', 'params before', 'params after', 'energy kept', 'rel. error'], rows, 'lllrrrrr'), ''];
+  // Predicted and measured output errors on the calibration inputs, when any layer was whitened.
+  const outputErrors = v.layers.some((l) => l.outputError !== null);
+  const extra = (cells: [string, string]): string[] => (outputErrors ? cells : []);
+  const rows = v.layers.map((l) => [code(l.name), cell(l.className), l.shape, l.rank, l.paramsBefore, l.factorized ? `**${l.paramsAfter}**` : l.paramsAfter, l.energyKept, l.error, ...extra([l.outputError?.predicted ?? '', l.outputError?.measured ?? ''])]);
+  const head = ['layer', 'class', 'shape', 'rank', 'params before', 'params after', 'energy kept', 'rel. error', ...extra(['output error predicted', 'measured'])];
+  const lines = ['### Layers', '', ...mdTable(head, rows, outputErrors ? 'lllrrrrrrr' : 'lllrrrrr'), ''];
+  if (v.budget !== null) lines.push(`--ratio: ${v.budget.text}.`, '');
   const kept = v.layers.filter((l) => l.keptReason !== null);
   for (const l of kept) lines.push(`- ${code(l.name)} kept: ${cell(l.keptReason ?? '')}`);
   if (kept.length > 0) lines.push('');

@@ -63,17 +63,22 @@ export function renderText(report: CompressionReport, c: ChalkInstance, cwd = pr
 
 /** Per-layer table, then why each kept layer was kept. */
 function renderLayers(v: ReportView, c: ChalkInstance): string[] {
-  const rows = [[c.bold('layer'), c.bold('class'), c.bold('shape'), c.bold('rank'), c.bold('params'), '', c.bold('energy'), c.bold('error')]];
+  // Predicted and measured output errors on the calibration inputs, when any layer was whitened.
+  const outputErrors = v.layers.some((l) => l.outputError !== null);
+  const extra = (cell: string): string[] => (outputErrors ? [cell] : []);
+  const rows = [[c.bold('layer'), c.bold('class'), c.bold('shape'), c.bold('rank'), c.bold('params'), '', c.bold('energy'), c.bold('error'), ...extra(c.bold('pred/meas'))]];
   const notes: string[] = [];
   for (const l of v.layers) {
-    rows.push([l.name, l.className, l.shape, l.factorized ? l.rank : c.dim(l.rank), `${l.paramsBefore} →`, l.factorized ? c.green(l.paramsAfter) : l.paramsAfter, l.energyKept, l.error]);
+    rows.push([l.name, l.className, l.shape, l.factorized ? l.rank : c.dim(l.rank), `${l.paramsBefore} →`, l.factorized ? c.green(l.paramsAfter) : l.paramsAfter, l.energyKept, l.error, ...extra(l.outputError === null ? '' : `${l.outputError.predicted}/${l.outputError.measured}`)]);
     if (l.keptReason !== null) notes.push(...wrap(`${l.name} kept: ${l.keptReason}`, 78).map((line) => c.dim(`  ${line}`)));
   }
   // Whitened layers' energy and error are of Λ^½QᵀW, i.e. of the output on the calibration inputs.
   if (v.layers.some((l) => l.layer.method === 'whiten')) {
     notes.push(...wrap('whitened (--method whiten): energy and error are of the output on the calibration inputs, ‖X(W − A·B)‖/‖XW‖', 78).map((line) => c.dim(`  ${line}`)));
   }
-  return [...table(rows, 'lllrrrrr'), ...notes];
+  if (outputErrors) notes.push(...wrap('pred/meas: that output error as the whitened spectrum predicted it / as measured after factorization', 78).map((line) => c.dim(`  ${line}`)));
+  if (v.budget !== null) notes.push(`  --ratio: ${v.budget.within ? c.green(v.budget.text) : c.red(v.budget.text)}`);
+  return [...table(rows, outputErrors ? 'lllrrrrrr' : 'lllrrrrr'), ...notes];
 }
 
 /** Original against output: parameters, bytes, FLOPs and latency, each with its ratio. */

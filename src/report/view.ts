@@ -76,6 +76,11 @@ export interface LayerRow {
   error: string;
   /** Why the layer was left as it is; null when it was factorized or no reason was given. */
   keptReason: string | null;
+  /**
+   * Relative output error on the calibration inputs (--ratio with --method whiten): what the
+   * allocation predicted ("0.312") and what was measured after factorization; null without a prediction.
+   */
+  outputError: { predicted: string; measured: string } | null;
   /** The layer as reported, for charts of its spectrum. */
   layer: LayerReport;
 }
@@ -222,6 +227,8 @@ export interface ReportView {
   data: { path: PathView; samples: string; trainSamples: string } | null;
   layers: LayerRow[];
   factorizedLayers: number;
+  /** --ratio: "parameters 12.3% of the original's, budget 10%" (of the layers considered); null otherwise. */
+  budget: { text: string; within: boolean } | null;
   /** Parameters, factorizable parameters, weight and gzip bytes of the input and the output. */
   size: { params: Measure; factorizableParams: Measure; weightBytes: Measure; gzipBytes: Measure };
   /** perSample is null when the model could not run (unknown layer classes). */
@@ -276,6 +283,7 @@ export function reportView(report: CompressionReport, cwd: string = process.cwd(
     data: report.data === null ? null : { path: at(report.data.path), samples: int(report.data.samples), trainSamples: int(report.data.trainSamples) },
     layers: report.layers.map(layerRow),
     factorizedLayers: report.layers.filter((l) => l.rank !== null).length,
+    budget: budgetView(report),
     size: {
       params: measure('parameters', input.params, output.params, int, FEWER),
       factorizableParams: measure('factorizable params', input.factorizableParams, output.factorizableParams, int, FEWER),
@@ -354,8 +362,25 @@ function layerRow(l: LayerReport): LayerRow {
     energyKept: factorized ? pct(l.energyKept) : '',
     error: factorized ? num(l.relativeError, 3) : '',
     keptReason: !factorized && l.reason !== undefined ? l.reason : null,
+    outputError: outputErrorView(l),
     layer: l,
   };
+}
+
+function outputErrorView(l: LayerReport): LayerRow['outputError'] {
+  // Shown where --ratio predicted it: the truncated spectrum's own prediction carries the ridge and
+  // would only repeat the error column.
+  if (l.rank === null || l.predictedOutputError === undefined || l.predictedOutputError === null) return null;
+  return { predicted: num(l.predictedOutputError, 3), measured: num(l.outputError ?? undefined, 3) };
+}
+
+/** The --ratio budget line, of the layers the allocation considered. */
+function budgetView(report: CompressionReport): ReportView['budget'] {
+  const b = report.budget;
+  if (b === undefined || b === null) return null;
+  const share = b.paramsBefore > 0 ? b.paramsAfter / b.paramsBefore : 1;
+  const ratio = Number((b.ratio * 100).toPrecision(3));
+  return { text: `parameters ${pct(share)} of the original's, budget ${ratio}%`, within: b.paramsAfter <= b.budget };
 }
 
 /** Labels of the metrics, as every table names them. */

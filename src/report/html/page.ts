@@ -174,14 +174,16 @@ function spectraSection(v: ReportView): SafeHtml | null {
 }
 
 function layersSection(v: ReportView): SafeHtml {
+  // Predicted and measured output errors on the calibration inputs, when any layer was whitened.
+  const outputErrors = v.layers.some((l) => l.outputError !== null);
   const rows = v.layers.map(
     (l) =>
-      html`<tr${!l.factorized && html` class="unfactorized"`}><td class="lname" title="${l.name}">${l.name}</td><td>${l.className}</td><td class="num">${l.shape}</td><td class="num">${l.factorized ? html`<strong>${l.rank}</strong>` : l.rank}</td><td class="num muted">${l.maxUsefulRank}</td><td class="num">${l.paramsBefore}</td><td class="num">${l.paramsAfter}</td><td class="num good">${l.change}</td><td class="num">${l.energyKept}</td><td class="num">${l.error}</td><td class="muted small">${!l.factorized && (l.keptReason ?? 'kept')}</td></tr>`,
+      html`<tr${!l.factorized && html` class="unfactorized"`}><td class="lname" title="${l.name}">${l.name}</td><td>${l.className}</td><td class="num">${l.shape}</td><td class="num">${l.factorized ? html`<strong>${l.rank}</strong>` : l.rank}</td><td class="num muted">${l.maxUsefulRank}</td><td class="num">${l.paramsBefore}</td><td class="num">${l.paramsAfter}</td><td class="num good">${l.change}</td><td class="num">${l.energyKept}</td><td class="num">${l.error}</td>${outputErrors && html`<td class="num">${l.outputError?.predicted ?? ''}</td><td class="num">${l.outputError?.measured ?? ''}</td>`}<td class="muted small">${!l.factorized && (l.keptReason ?? 'kept')}</td></tr>`,
   );
   const p = v.size.params;
-  const total = html`<tr class="total"><td>total</td><td></td><td></td><td></td><td></td><td class="num">${p.original}</td><td class="num">${p.output}</td><td class="num good">${p.change}</td><td colspan="3" class="muted small">all parameters, factorizable or not</td></tr>`;
+  const total = html`<tr class="total"><td>total</td><td></td><td></td><td></td><td></td><td class="num">${p.original}</td><td class="num">${p.output}</td><td class="num good">${p.change}</td><td colspan="${outputErrors ? 5 : 3}" class="muted small">all parameters, factorizable or not</td></tr>`;
   const n = v.layers.length;
-  return html`<section><h2>Layers</h2><p class="muted small">${v.factorizedLayers} of ${n} layer${n === 1 ? '' : 's'} factorized. Break-even: the largest rank that still saves parameters. Error: ‖W − W<sub>r</sub>‖<sub>F</sub> / ‖W‖<sub>F</sub>.</p><div class="scroll"><table class="layers"><thead><tr><th>layer</th><th>class</th><th class="num">kernel</th><th class="num">rank</th><th class="num">break-even</th><th class="num">params before</th><th class="num">after</th><th class="num">change</th><th class="num">energy kept</th><th class="num">error</th><th>note</th></tr></thead><tbody>${rows}${total}</tbody></table></div></section>`;
+  return html`<section><h2>Layers</h2><p class="muted small">${v.factorizedLayers} of ${n} layer${n === 1 ? '' : 's'} factorized. Break-even: the largest rank that still saves parameters. Error: ‖W − W<sub>r</sub>‖<sub>F</sub> / ‖W‖<sub>F</sub>.${outputErrors && html` Output error: ‖X(W − W<sub>r</sub>)‖<sub>F</sub> / ‖XW‖<sub>F</sub> on the calibration inputs X, as the whitened spectrum predicted it and as measured after factorization.`}${v.budget !== null && html` <strong>--ratio: ${v.budget.text}.</strong>`}</p><div class="scroll"><table class="layers"><thead><tr><th>layer</th><th>class</th><th class="num">kernel</th><th class="num">rank</th><th class="num">break-even</th><th class="num">params before</th><th class="num">after</th><th class="num">change</th><th class="num">energy kept</th><th class="num">error</th>${outputErrors && html`<th class="num">output error predicted</th><th class="num">measured</th>`}<th>note</th></tr></thead><tbody>${rows}${total}</tbody></table></div></section>`;
 }
 
 function evaluationSection(v: ReportView): SafeHtml | null {
