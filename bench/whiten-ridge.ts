@@ -29,13 +29,13 @@ for (const [fixture, rank] of cases) {
   };
   const cells: string[] = [];
   for (const options of grid) {
-    const plan = planRun(run);
+    const plan = await planRun(run);
     await whitenPlan(run, plan, options);
     const f = await applyPlan(run.options.model, run.stored.json.modelTopology, run.original, plan);
     cells.push(accuracy(f.model).toFixed(3));
     f.model.dispose();
   }
-  const plain = await applyPlan(run.options.model, run.stored.json.modelTopology, run.original, planRun(run));
+  const plain = await applyPlan(run.options.model, run.stored.json.modelTopology, run.original, await planRun(run));
   console.log(`| ${fixture} rank ${rank} | ${accuracy(run.original).toFixed(3)} | ${accuracy(plain.model).toFixed(3)} | ${cells.join(' | ')} |`);
   plain.model.dispose();
   run.original.dispose();

@@ -20,7 +20,7 @@ import { createRng } from '../data/random.js';
 import type { Dataset } from '../data/types.js';
 import type { BatchSource } from '../data/stream.js';
 import { readTopology, siteKey, walkLayers } from '../graph/topology.js';
-import { centeredGram, chosen, correctedBias, diagonalBasis, eigenbasis, energyKept, layerWeights, liveLayer, relativeError, truncate, weightError, whitenedSvd, type Eigenbasis, type Plan, type WhitenOptions } from '../factorize/index.js';
+import { centeredGram, correctedBias, diagonalBasis, eigenbasis, energyKept, layerWeights, liveLayer, maxUsefulRank, rankForEnergy, relativeError, truncate, weightError, whitenedSvd, type Eigenbasis, type Plan, type PlanEntry, type Spectrum, type WhitenOptions } from '../factorize/index.js';
 import { factorizerFor, type LayerWeights } from '../factorize/registry.js';
 import { featureTensors, modelInput, type InputShapes } from '../train/tensors.js';
 import type { Prepared } from './prepare.js';
@@ -34,53 +34,176 @@ export async function whitenPlan(run: Prepared, plan: Plan, options: WhitenOptio
   if (data === undefined || shapes === null) throw new Error('whitenPlan needs data');
   const sample = await calibrationSample(data.train, run.options.calibrationSamples, run.options.seed);
   const paths = new Map(walkLayers(run.options.model, readTopology(run.options.model, run.stored.json.modelTopology)).map((s) => [siteKey(s.path), s.path]));
+  // --energy reads the whitened spectrum, so a layer the kernel's own spectrum put past the break-even
+  // may still be factorized: every decomposed layer is a candidate, its rank chosen below.
+  const energy = run.options.rank.kind === 'energy' ? run.options.rank.fraction : undefined;
+  const candidates = plan.entries.filter((e) => e.rank !== null || (energy !== undefined && e.singularValues.length > 0 && e.maxUsefulRank > 0));
   const saved: Array<[tf.layers.Layer, LayerWeights[]]> = [];
   try {
-    for (const entry of chosen(plan)) {
+    for (const entry of candidates) {
       const path = paths.get(entry.name);
       const factorizer = factorizerFor(entry.className);
-      if (path === undefined || factorizer === undefined || entry.rank === null) throw new Error(`plan entry ${entry.name} does not match the model`);
+      if (path === undefined || factorizer === undefined) throw new Error(`plan entry ${entry.name} does not match the model`);
       const layer = liveLayer(original, path);
       const inbound = path.length === 1 ? layerInput(layer) : undefined;
       if (inbound === undefined) {
+        if (entry.rank === null) continue;
         entry.method = 'svd';
         run.emit({ status: 'note', message: `${entry.name}: its inputs cannot be taken from the model (nested or shared layer); plain SVD` });
         continue;
       }
       const weights = layerWeights(layer);
       const { values, m, n } = factorizer.matrix(weights);
-      // A layer with a bias whitens the centered inputs and takes the mean's error into its bias.
-      const bias = entry.className !== 'Embedding' && weights[1]?.values.length === n ? weights[1] : undefined;
-      let basis: Eigenbasis;
-      let mean: Float64Array | undefined;
-      if (entry.className === 'Embedding') basis = diagonalBasis(tokenCounts(original, inbound, layer, sample, shapes, m));
-      else {
-        const stats = inputGram(original, inbound, layer, entry.className, sample, shapes, m);
-        const centered = bias !== undefined ? centeredGram(stats.g, stats.sum, stats.count) : undefined;
-        mean = centered?.mean;
-        basis = eigenbasis(centered?.g ?? stats.g, m);
-      }
-      const d = whitenedSvd(values, m, n, basis, entry.rank, { ...options, method: run.options.svd, seed: run.options.seed });
-      const factors = truncate(d, entry.rank);
-      const newBias = bias !== undefined && mean !== undefined ? correctedBias(bias.values, mean, values, factors.a, factors.b, m, n, entry.rank) : undefined;
-      if (newBias !== undefined) (plan.biases ??= new Map()).set(entry.name, newBias);
+      const { basis, gram, mean, bias } = layerBasis(original, inbound, layer, entry.className, weights, sample, shapes, m, n);
+      const svdOptions = { ...options, method: run.options.svd, seed: run.options.seed };
+      const d = whitenedSvd(values, m, n, basis, energy !== undefined ? Math.max(1, entry.maxUsefulRank) : (entry.rank as number), svdOptions);
       const total = d.complete ? undefined : d.energy;
+      if (energy !== undefined) {
+        const rank = rankForEnergy(d.s, energy, total);
+        if (rank > entry.maxUsefulRank) {
+          keepWhole(plan, entry, `${Number((energy * 100).toFixed(2))}% of the whitened energy needs ${rank > d.s.length ? `a rank above ${d.s.length}` : `rank ${rank}`} (largest useful rank: ${entry.maxUsefulRank})`);
+          continue;
+        }
+        setRank(entry, rank);
+      }
+      const rank = entry.rank as number;
+      const factors = truncate(d, rank);
+      const newBias = bias !== undefined && mean !== undefined ? correctedBias(bias.values, mean, values, factors.a, factors.b, m, n, rank) : undefined;
+      if (newBias !== undefined) (plan.biases ??= new Map()).set(entry.name, newBias);
       plan.decompositions.set(entry.name, d);
       entry.method = 'whiten';
       entry.singularValues = Array.from(d.s);
       entry.singularValuesComplete = d.complete;
       entry.spectrumEnergy = d.energy;
       entry.svdMethod = d.method;
-      entry.energyKept = energyKept(d.s, entry.rank, total);
-      entry.relativeError = relativeError(d.s, entry.rank, total);
-      entry.weightError = weightError(values, m, n, factors.a, factors.b, entry.rank);
+      entry.energyKept = energyKept(d.s, rank, total);
+      entry.relativeError = relativeError(d.s, rank, total);
+      entry.weightError = weightError(values, m, n, factors.a, factors.b, rank);
+      entry.outputError = outputError(gram, values, m, n, factors.a, factors.b, rank);
       // The next layers calibrate on what the compressed model computes: this layer now acts as A·B.
       saved.push([layer, weights]);
-      setWeights(layer, weights.map((w, i) => (i === 0 ? { values: product(factors.a, factors.b, m, n, entry.rank as number), shape: w.shape } : i === 1 && newBias !== undefined ? { values: newBias, shape: w.shape } : w)));
+      setWeights(layer, weights.map((w, i) => (i === 0 ? { values: product(factors.a, factors.b, m, n, rank), shape: w.shape } : i === 1 && newBias !== undefined ? { values: newBias, shape: w.shape } : w)));
     }
   } finally {
     for (const [layer, weights] of saved.reverse()) setWeights(layer, weights);
   }
+}
+
+/**
+ * For --ratio with --method whiten: every selected factorizable layer's whitened spectrum (top values
+ * up to its break-even, and Σσ²), each calibrated on the ORIGINAL model's inputs. The allocation needs
+ * all spectra before any layer is factorized, while whitenPlan calibrates each layer on the inputs of
+ * the model compressed so far, which depend on the ranks being allocated; so the allocation reads this
+ * one pass over the original model, and whitenPlan then factorizes in order as always (one more pass).
+ * Layers whose inputs cannot be taken (nested or shared) are missing: they are allocated on their
+ * kernel's spectrum.
+ *
+ * These spectra are the energy on the calibration inputs themselves: no ridge (ALLOCATION_WHITEN),
+ * unlike the truncation's. The ridge adds ε‖W‖²_F spread evenly over the spectrum, which inflates
+ * every layer's tail and most the wide hidden layers': on the digits fixtures at budgets matched to
+ * uniform ranks, allocating on the ridged spectra lost 1.4–10 accuracy points to the unridged ones at
+ * low budgets (digits-mlp 0.532 vs 0.635 at 7.4%, 0.780 vs 0.822 at 10.7%) and never won by more than
+ * 0.3 points (test file, before fine-tuning).
+ */
+export async function whitenedSpectra(run: Prepared, selected: (name: string) => boolean, options: WhitenOptions = ALLOCATION_WHITEN): Promise<Map<string, Spectrum>> {
+  const { data, shapes, original } = run;
+  if (data === undefined || shapes === null) throw new Error('whitenedSpectra needs data');
+  const sample = await calibrationSample(data.train, run.options.calibrationSamples, run.options.seed);
+  const spectra = new Map<string, Spectrum>();
+  for (const site of walkLayers(run.options.model, readTopology(run.options.model, run.stored.json.modelTopology))) {
+    const factorizer = factorizerFor(site.json.class_name);
+    const name = siteKey(site.path);
+    if (factorizer === undefined || !selected(name) || site.path.length !== 1) continue;
+    const layer = liveLayer(original, site.path);
+    const inbound = layerInput(layer);
+    if (inbound === undefined) continue;
+    const weights = layerWeights(layer);
+    const { values, m, n } = factorizer.matrix(weights);
+    const useful = maxUsefulRank(m, n);
+    if (useful < 1 || !values.every(Number.isFinite)) continue;
+    const { basis } = layerBasis(original, inbound, layer, site.json.class_name, weights, sample, shapes, m, n);
+    const d = whitenedSvd(values, m, n, basis, useful, { ...options, method: run.options.svd, seed: run.options.seed });
+    spectra.set(name, { s: d.s, total: d.energy });
+  }
+  return spectra;
+}
+
+/** The allocation's whitening: the eigenvalue floor as the truncation's, no ridge (see whitenedSpectra). */
+export const ALLOCATION_WHITEN: WhitenOptions = { ridge: 0 };
+
+/**
+ * G of the layer's calibration inputs and its eigenbasis. A layer with a bias (Dense, Conv2D) uses the
+ * centered inputs and takes the mean's error into its bias (`mean`, `bias`); an Embedding's G is its
+ * token counts. `gram` is the (centered) G itself, unregularized, for measuring the output error.
+ */
+function layerBasis(model: tf.LayersModel, inbound: tf.SymbolicTensor, layer: tf.layers.Layer, className: string, weights: LayerWeights[], sample: Dataset, shapes: InputShapes, m: number, n: number): { basis: Eigenbasis; gram: Gram; mean?: Float64Array; bias?: LayerWeights } {
+  if (className === 'Embedding') {
+    const counts = tokenCounts(model, inbound, layer, sample, shapes, m);
+    return { basis: diagonalBasis(counts), gram: { diagonal: counts } };
+  }
+  const bias = weights[1]?.values.length === n ? weights[1] : undefined;
+  const stats = inputGram(model, inbound, layer, className, sample, shapes, m);
+  const centered = bias !== undefined ? centeredGram(stats.g, stats.sum, stats.count) : undefined;
+  const g = centered?.g ?? stats.g;
+  return { basis: eigenbasis(g, m), gram: { full: g }, ...(centered !== undefined && bias !== undefined ? { mean: centered.mean, bias } : {}) };
+}
+
+/** An m×m G row-major, or a diagonal one. */
+type Gram = { full: Float64Array } | { diagonal: Float64Array };
+
+/**
+ * ‖X(W − AB)‖_F / ‖XW‖_F on the calibration inputs, measured through their G = XᵀX (‖XΔ‖²_F =
+ * tr(ΔᵀGΔ) exactly; centered G for a layer with a bias, whose corrected bias absorbs the mean's part).
+ * Unlike relativeError, which the whitened spectrum predicts with G's floor and ridge, this uses G as
+ * the inputs give it.
+ */
+export function outputError(gram: Gram, w: ArrayLike<number>, m: number, n: number, a: ArrayLike<number>, b: ArrayLike<number>, k: number): number {
+  const delta = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let p = 0;
+      for (let c = 0; c < k; c++) p += (a[i * k + c] as number) * (b[c * n + j] as number);
+      delta[i * n + j] = (w[i * n + j] as number) - p;
+    }
+  }
+  const quadratic = (x: ArrayLike<number>): number => {
+    let sum = 0;
+    if ('diagonal' in gram) {
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) sum += (gram.diagonal[i] as number) * (x[i * n + j] as number) ** 2;
+      return sum;
+    }
+    // tr(XᵀGX) = Σ_ij G_ij ⟨x_i, x_j⟩ over rows of x.
+    const g = gram.full;
+    for (let i = 0; i < m; i++) {
+      for (let r = 0; r < m; r++) {
+        const gir = g[i * m + r] as number;
+        if (gir === 0) continue;
+        let dot = 0;
+        for (let j = 0; j < n; j++) dot += (x[i * n + j] as number) * (x[r * n + j] as number);
+        sum += gir * dot;
+      }
+    }
+    return sum;
+  };
+  const total = quadratic(w);
+  return total > 0 ? Math.sqrt(Math.max(0, quadratic(delta)) / total) : 0;
+}
+
+/** Set an entry's rank and what follows from it for its parameter count. */
+function setRank(entry: PlanEntry, rank: number): void {
+  entry.rank = rank;
+  delete entry.reason;
+  entry.paramsAfter = entry.paramsBefore - entry.m * entry.n + rank * (entry.m + entry.n);
+}
+
+/** Leave an entry's layer as it is. */
+function keepWhole(plan: Plan, entry: PlanEntry, reason: string): void {
+  entry.rank = null;
+  entry.reason = reason;
+  entry.paramsAfter = entry.paramsBefore;
+  delete entry.energyKept;
+  delete entry.relativeError;
+  plan.decompositions.delete(entry.name);
 }
 
 /** Up to `count` training rows, a seeded random choice (streamed sources: the first rows of a seeded epoch). */

@@ -3,16 +3,27 @@
  * report shows.
  */
 import { NothingToDoError } from '../errors.js';
-import { applyPlan, chosen, layerFilter, planModel, type FactorizedModel, type Plan } from '../factorize/index.js';
+import { applyPlan, chosen, layerFilter, planModel, type FactorizedModel, type Plan, type Spectrum } from '../factorize/index.js';
 import { factorizableClasses } from '../factorize/registry.js';
 import { formatRank, type CompressOptions } from './options.js';
 import type { Prepared } from './prepare.js';
-import { whitenPlan } from './calibrate.js';
+import { whitenedSpectra, whitenPlan } from './calibrate.js';
 
-/** The plan for this run, or NothingToDoError naming what would help. */
-export function planRun(run: Prepared): Plan {
+/**
+ * The plan for this run, or NothingToDoError naming what would help. With --ratio and --method whiten
+ * the allocation reads the whitened spectra (calibrate.ts, whitenedSpectra); a dry run reads no data,
+ * so its allocation reads the kernels' own spectra and says so.
+ */
+export async function planRun(run: Prepared): Promise<Plan> {
   const { options, stored, original } = run;
-  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, layerFilter(options.layers), { method: options.svd, seed: options.seed });
+  const selected = layerFilter(options.layers);
+  let spectra: Map<string, Spectrum> | undefined;
+  const svd = { method: options.svd, seed: options.seed };
+  if (options.rank.kind === 'ratio' && options.method === 'whiten') {
+    if (run.data !== undefined) spectra = await whitenedSpectra(run, selected);
+    else run.emit({ status: 'note', message: 'a dry run reads no data: --ratio is allocated on the kernels\' own spectra here, on the whitened ones in the real run' });
+  }
+  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, selected, svd, spectra);
   if (chosen(plan).length === 0) throw nothingToDo(options, plan);
   return plan;
 }
@@ -40,6 +51,9 @@ export function nothingToDo(options: CompressOptions, plan: Plan): NothingToDoEr
   }
   if (plan.entries.every((e) => e.reason === 'not selected')) {
     return new NothingToDoError(options.model, `--layers "${options.layers ?? ''}" selects none of the factorizable layers (${plan.entries.map((e) => e.name).join(', ')})`);
+  }
+  if (options.rank.kind === 'ratio') {
+    return new NothingToDoError(options.model, `--ratio ${options.rank.fraction} keeps every considered layer whole (they all fit the budget); ask for less`);
   }
   const best = plan.entries.reduce((max, e) => Math.max(max, e.maxUsefulRank), 0);
   const hint = best > 0 ? `; the largest rank that would help is ${best}` : '';

@@ -23,7 +23,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
   const disposables: Array<{ dispose(): void }> = [run.original];
   try {
     const planStarted = performance.now();
-    const plan = planRun(run);
+    const plan = await planRun(run);
     if (run.options.dryRun) return { report: null, plan, files: [] };
     const { factorized, factorizeMs } = await factorizeModel(run, plan, performance.now() - planStarted);
     disposables.push(factorized.model);
@@ -36,6 +36,7 @@ export async function compress(input: CompressRunInput): Promise<CompressResult>
       backend: run.backend,
       createdAt: new Date(),
       plan: plan.entries,
+      budget: plan.budget,
       input: { params: run.original.countParams(), ...measured.inputBytes },
       outputParams: factorized.model.countParams(),
       data: data === undefined ? null : { file: data.file, samples: data.samples, streamed: 'batches' in data.train, trainSamples: data.train.count, validationSamples: data.validation.count },

@@ -37,6 +37,7 @@ export function parseRank(text: string): RankSpec {
 export function formatRank(spec: RankSpec): string {
   if (spec.kind === 'fixed') return String(spec.rank);
   if (spec.kind === 'energy') return `energy ${spec.fraction}`;
+  if (spec.kind === 'ratio') return `ratio ${spec.fraction}`;
   return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
 }
 
@@ -48,6 +49,8 @@ export const CompressOptionsSchema = z.object({
   out: z.string().min(1).optional(),
   rank: z.union([z.string(), z.number(), z.custom<RankSpec>((v) => typeof v === 'object' && v !== null && 'kind' in v)]).optional(),
   energy: numeric(z.number({ error: '--energy must be a number' }).gt(0, '--energy must be in (0, 1]').max(1, '--energy must be in (0, 1]')).optional(),
+  /** Keep at most this share of the considered layers' parameters, ranks allocated across layers. */
+  ratio: numeric(z.number({ error: '--ratio must be a number in (0, 1]' }).gt(0, '--ratio must be in (0, 1]').max(1, '--ratio must be in (0, 1]')).optional(),
   layers: z.string().optional(),
   inputShape: z.union([z.string(), z.array(z.number())]).optional(),
   data: z.string().min(1).optional(),
@@ -94,7 +97,7 @@ export type CompressInput = z.input<typeof CompressOptionsSchema>;
 
 /** Options after validation, with defaults filled in and the rank parsed. */
 export interface CompressOptions
-  extends Omit<z.output<typeof CompressOptionsSchema>, 'method' | 'rank' | 'out' | 'backend' | 'energy' | 'inputShape' | 'imageShape' | 'epochs' | 'freezeOriginal' | keyof GateLimits> {
+  extends Omit<z.output<typeof CompressOptionsSchema>, 'method' | 'rank' | 'out' | 'backend' | 'energy' | 'ratio' | 'inputShape' | 'imageShape' | 'epochs' | 'freezeOriginal' | keyof GateLimits> {
   /** Quality gates to check on the report (none: not checked). */
   gates: GateLimits;
   /** Fine-tuning epochs (0: factorize only). */
@@ -113,7 +116,7 @@ export interface CompressOptions
 /** Validate options; throws UsageError with the first problem. */
 export function resolveCompressOptions(input: CompressInput): CompressOptions {
   const o = parseOptions(CompressOptionsSchema, input);
-  const rank = rankSpec(o.rank, o.energy);
+  const rank = rankSpec(o.rank, o.energy, o.ratio);
   // Without data the default is to factorize only; an explicit epoch count asks for training it cannot do.
   if (o.epochs !== undefined && o.epochs > 0 && o.data === undefined && !o.dryRun) {
     throw new UsageError(`--epochs ${o.epochs} fine-tunes, which needs --data (without --data lowrank factorizes only)`);
@@ -121,7 +124,7 @@ export function resolveCompressOptions(input: CompressInput): CompressOptions {
   if (o.method === 'whiten' && o.data === undefined) throw new UsageError('--method whiten calibrates on the layers\' inputs, which needs --data');
   if (o.labels !== undefined && o.data === undefined) throw new UsageError('--labels goes with --data');
   if (o.validationLabels !== undefined && o.validationData === undefined) throw new UsageError('--validation-labels goes with --validation-data');
-  const { inputShape, imageShape, freezeOriginal, maxAccuracyDrop, maxAgreementLoss, minSizeReduction, ...rest } = o;
+  const { inputShape, imageShape, freezeOriginal, energy: _energy, ratio: _ratio, maxAccuracyDrop, maxAgreementLoss, minSizeReduction, ...rest } = o;
   return {
     ...rest,
     train: freezeOriginal === true ? 'factors' : o.train,
@@ -145,11 +148,13 @@ export function defaultOut(model: string): string {
   return `${dir}-lowrank`;
 }
 
-/** Exactly one of --rank and --energy chooses the ranks. */
-export function rankSpec(rank: string | number | RankSpec | undefined, energy: number | undefined): RankSpec {
-  if (rank !== undefined && energy !== undefined) throw new UsageError('give either --rank or --energy, not both');
+/** Exactly one of --rank, --energy and --ratio chooses the ranks. */
+export function rankSpec(rank: string | number | RankSpec | undefined, energy: number | undefined, ratio?: number): RankSpec {
+  const given = [rank !== undefined ? '--rank' : '', energy !== undefined ? '--energy' : '', ratio !== undefined ? '--ratio' : ''].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`give one of --rank, --energy and --ratio, not ${given.join(' and ')}`);
   if (energy !== undefined) return { kind: 'energy', fraction: energy };
-  if (rank === undefined) throw new UsageError('say how far to compress: --rank N, --rank name=k,... or --energy F');
+  if (ratio !== undefined) return { kind: 'ratio', fraction: ratio };
+  if (rank === undefined) throw new UsageError('say how far to compress: --rank N, --rank name=k,..., --energy F or --ratio F');
   return typeof rank === 'object' ? rank : parseRank(String(rank));
 }
 

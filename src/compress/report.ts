@@ -3,7 +3,7 @@
  * neither measures nor reads anything, so it is tested without TensorFlow.js.
  */
 import path from 'node:path';
-import type { PlanEntry } from '../factorize/plan.js';
+import type { PlanBudget, PlanEntry } from '../factorize/plan.js';
 import { evaluateGates, hasGates } from '../report/gates.js';
 import { REPORT_SCHEMA_VERSION, writtenVariant, type CompressionReport, type FlopsReport, type LayerReport, type SizeVariant, type SpeedReport } from '../report/schema.js';
 import type { FineTuneResult } from '../train/fine-tune.js';
@@ -17,6 +17,8 @@ export interface ReportFacts {
   backend: string;
   createdAt: Date;
   plan: readonly PlanEntry[];
+  /** With --ratio: the allocation's budget. */
+  budget?: PlanBudget | undefined;
   input: { params: number; weightBytes: number; gzipBytes: number };
   outputParams: number;
   data: { file: string; samples: number; streamed: boolean; trainSamples: number; validationSamples: number } | null;
@@ -53,7 +55,9 @@ export function buildReport(facts: ReportFacts): CompressionReport {
       validationSplit: options.validationSplit,
       ...(options.quantize !== undefined ? { quantize: options.quantize } : {}),
       svd: options.svd,
+      ...(options.rank.kind === 'ratio' ? { ratio: options.rank.fraction } : {}),
     },
+    ...(facts.budget !== undefined ? { budget: { ...facts.budget } } : {}),
     layers: plan.map(layerReport),
     data:
       data === null
@@ -93,6 +97,8 @@ function layerReport(e: PlanEntry): LayerReport {
     ...(e.relativeError !== undefined ? { relativeError: e.relativeError } : {}),
     ...(e.method !== undefined ? { method: e.method } : {}),
     ...(e.weightError !== undefined ? { weightError: e.weightError } : {}),
+    ...(e.predictedOutputError !== undefined ? { predictedOutputError: e.predictedOutputError } : {}),
+    ...(e.outputError !== undefined ? { outputError: e.outputError } : {}),
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
     singularValues: e.singularValues,
     ...(e.singularValuesComplete === false ? { singularValuesComplete: false } : {}),

@@ -6,11 +6,12 @@ import { tf } from '../tf.js';
 import { toLayersModel } from '../io/layers-model.js';
 import { isContainer, isSequential, readTopology, siteKey, walkLayers, type LayerJson, type Topology } from '../graph/topology.js';
 import { freshName, spliceFactorPairs, type FactorPair } from '../graph/rewrite.js';
-import { chosen, makePlan, type Plan, type PlannableLayer, type RankSpec } from './plan.js';
+import { chosen, makePlan, type Plan, type PlannableLayer, type RankSpec, type Spectrum } from './plan.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
 import { truncate, type SvdOptions } from './svd.js';
 
-export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanEntry, type RankSpec } from './plan.js';
+export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanBudget, type PlanEntry, type RankSpec, type Spectrum } from './plan.js';
+export { allocateRanks, defaultAllocationScore, type Allocation, type AllocationLayer, type AllocationScore } from './allocate.js';
 export { svd, decompose, randomizedSvd, gramSvd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type SvdMethod, type SvdOptions, type SvdTarget, type Factors } from './svd.js';
 export { eigenbasis, diagonalBasis, centeredGram, correctedBias, regularize, whitenedSvd, weightError, DEFAULT_RCOND, DEFAULT_RIDGE, type Eigenbasis, type WhitenOptions } from './whiten.js';
 
@@ -52,8 +53,9 @@ export function planModel(
   spec: RankSpec,
   selected?: (name: string) => boolean,
   svd: SvdOptions = {},
+  spectra?: ReadonlyMap<string, Spectrum>,
 ): Plan {
-  return makePlan(plannableLayers(file, modelTopology, model), spec, selected, svd);
+  return makePlan(plannableLayers(file, modelTopology, model), spec, selected, svd, spectra);
 }
 
 export interface FactorizedModel {

@@ -4,17 +4,26 @@
  */
 import { UsageError } from '../errors.js';
 import type { LayerJson } from '../graph/topology.js';
+import { allocateRanks, BudgetUnreachable, defaultAllocationScore, maxUsefulRank, type Allocation, type AllocationLayer, type AllocationScore } from './allocate.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
 import { decompose, energyKept, rankForEnergy, relativeError, type Svd, type SvdOptions, type SvdTarget } from './svd.js';
 
 /**
- * How ranks are chosen: one rank for every eligible layer, a rank per named layer, or per layer the
- * smallest rank that keeps a share of the spectrum's energy (Σσ²).
+ * How ranks are chosen: one rank for every eligible layer, a rank per named layer, per layer the
+ * smallest rank that keeps a share of the spectrum's energy (Σσ²), or ranks allocated across layers so
+ * that the considered layers keep at most `fraction` of their parameters (allocate.ts).
  */
 export type RankSpec =
   | { kind: 'fixed'; rank: number }
   | { kind: 'per-layer'; ranks: ReadonlyMap<string, number> }
-  | { kind: 'energy'; fraction: number };
+  | { kind: 'energy'; fraction: number }
+  | { kind: 'ratio'; fraction: number; score?: AllocationScore };
+
+/** A layer's spectrum as the --ratio allocation reads it: the top σ's (descending) and Σ of all σ². */
+export interface Spectrum {
+  s: ArrayLike<number>;
+  total: number;
+}
 
 /** One factorizable layer in the plan. `rank` is null when the layer is left as it is (`reason` says why). */
 export interface PlanEntry {
@@ -49,10 +58,34 @@ export interface PlanEntry {
   method?: 'svd' | 'whiten';
   /** With 'whiten': ‖W − AB‖_F/‖W‖_F of the factors actually kept. */
   weightError?: number;
+  /**
+   * With 'whiten': the measured ‖X(W − AB)‖_F/‖XW‖_F on the calibration inputs the layer was fitted on
+   * (centered for a layer with a bias), next to relativeError, the spectrum's prediction of it.
+   */
+  outputError?: number;
+  /**
+   * With --ratio on whitened spectra: √(discarded/total) of the spectrum the allocation read (no ridge,
+   * the original model's calibration inputs), the output error it expected at this rank.
+   */
+  predictedOutputError?: number;
+}
+
+/** What --ratio allocated: the considered layers' parameters before and after, and the most allowed. */
+export interface PlanBudget {
+  ratio: number;
+  paramsBefore: number;
+  paramsAfter: number;
+  /** ⌊ratio · paramsBefore⌋. */
+  budget: number;
+  score: AllocationScore;
+  /** Whose spectra the allocation read: the kernels' ('svd') or the whitened ones ('whiten'). */
+  spectra: 'svd' | 'whiten';
 }
 
 export interface Plan {
   entries: PlanEntry[];
+  /** With --ratio: the allocation's budget. */
+  budget?: PlanBudget;
   /** The decompositions behind the plan, by layer name, reused by the factorize step. */
   decompositions: Map<string, Svd>;
   /** Biases that replace the original's on the second factor (whitening's mean correction), by layer name. */
@@ -67,10 +100,7 @@ export interface PlannableLayer {
   weights: LayerWeights[];
 }
 
-/** The largest k with k·(m+n) < m·n: beyond it the two factors hold at least as many numbers as W. */
-export function maxUsefulRank(m: number, n: number): number {
-  return Math.max(0, Math.floor((m * n - 1) / (m + n)));
-}
+export { maxUsefulRank };
 
 /**
  * `--layers` patterns: comma-separated globs on layer names (`*` any run of characters, `?` one);
@@ -89,13 +119,16 @@ export function layerFilter(patterns: string | undefined): (name: string) => boo
 
 /**
  * Decide every factorizable layer's rank. `svd` picks the decomposition (exact, randomized or by shape)
- * and seeds the randomized one; large layers then only have their top singular values.
+ * and seeds the randomized one; large layers then only have their top singular values. With a ratio,
+ * `spectra` (by layer name) are what the allocation reads instead of the kernels' own (the whitened
+ * spectra of --method whiten); a layer missing from it is allocated on its kernel's spectrum.
  */
 export function makePlan(
   layers: readonly PlannableLayer[],
   spec: RankSpec,
   selected: (name: string) => boolean = () => true,
   svd: SvdOptions = {},
+  spectra?: ReadonlyMap<string, Spectrum>,
 ): Plan {
   const names = new Set(layers.map((l) => l.name));
   if (spec.kind === 'per-layer') {
@@ -108,6 +141,8 @@ export function makePlan(
   }
   const entries: PlanEntry[] = [];
   const decompositions = new Map<string, Svd>();
+  // The layers a ratio's budget counts: every selected factorizable one, factorized or not.
+  const considered: AllocationLayer[] = [];
   for (const layer of layers) {
     const factorizer = factorizerFor(layer.json.class_name);
     if (factorizer === undefined) continue;
@@ -122,35 +157,84 @@ export function makePlan(
       entry.reason = 'not selected';
       continue;
     }
+    const allocation: AllocationLayer = { name, m, n, params: paramsBefore, spectrum: null };
+    considered.push(allocation);
     if (!values.every(Number.isFinite)) {
       // Only reachable with --allow-nonfinite: an SVD of NaN/Inf is NaN, so the layer stays as stored.
       entry.reason = 'kernel holds NaN or Infinity; kept as stored';
       continue;
     }
     const d = decompose(values, m, n, svdTarget(spec, name, useful), svd);
+    decompositions.set(name, d);
     entry.singularValues = Array.from(d.s);
     entry.singularValuesComplete = d.complete;
     entry.spectrumEnergy = d.energy;
     entry.svdMethod = d.method;
+    allocation.spectrum = spectra?.get(name) ?? { s: d.s, total: d.energy };
+  }
+  const whitened = spectra !== undefined && spectra.size > 0 ? 'whiten' : 'svd';
+  const score = spec.kind === 'ratio' ? spec.score ?? defaultAllocationScore(whitened) : undefined;
+  const requested = spec.kind === 'ratio' && score !== undefined ? allocate(considered, spec.fraction, score) : undefined;
+  const ratioText = spec.kind === 'ratio' ? ` --ratio ${spec.fraction}` : '';
+  for (const entry of entries) {
+    const d = decompositions.get(entry.name);
+    if (d === undefined) continue;
+    const { name, m, n, maxUsefulRank: useful } = entry;
     // Shares of an incomplete spectrum are taken against ‖W‖²_F, the whole spectrum's energy.
     const total = d.complete ? undefined : d.energy;
-    const requested = spec.kind === 'fixed' ? spec.rank : spec.kind === 'energy' ? rankForEnergy(d.s, spec.fraction, total) : (spec.ranks.get(name) as number);
-    if (requested > useful) {
+    let rank: number;
+    if (requested !== undefined) {
+      const allocated = requested.ranks.get(name) ?? null;
+      if (allocated === null) {
+        decompositions.delete(name);
+        entry.reason = useful === 0 ? `a ${m}×${n} kernel cannot be made smaller by factorizing` : `kept whole: within${ratioText}, its remaining energy was worth its parameters more than other layers' components`;
+        continue;
+      }
+      rank = allocated;
+    } else {
+      rank = spec.kind === 'fixed' ? spec.rank : spec.kind === 'energy' ? rankForEnergy(d.s, spec.fraction, total) : spec.kind === 'per-layer' ? (spec.ranks.get(name) as number) : 0;
+    }
+    if (rank > useful) {
+      decompositions.delete(name);
       entry.reason = useful === 0
         ? `a ${m}×${n} kernel cannot be made smaller by factorizing`
         : spec.kind === 'energy'
-          ? `${formatShare(spec.fraction)} energy needs ${requested > d.s.length ? `a rank above ${d.s.length}` : `rank ${requested}`} (largest useful rank: ${useful})`
-          : `rank ${requested} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
+          ? `${formatShare(spec.fraction)} energy needs ${rank > d.s.length ? `a rank above ${d.s.length}` : `rank ${rank}`} (largest useful rank: ${useful})`
+          : `rank ${rank} saves nothing for ${m}×${n} (largest useful rank: ${useful})`;
     } else {
-      entry.rank = requested;
+      entry.rank = rank;
       // Factorizing swaps the m·n kernel for k·(m+n) numbers; every other weight (bias) is kept.
-      entry.paramsAfter = paramsBefore - m * n + requested * (m + n);
-      entry.energyKept = energyKept(d.s, requested, total);
-      entry.relativeError = relativeError(d.s, requested, total);
-      decompositions.set(name, d);
+      entry.paramsAfter = entry.paramsBefore - m * n + rank * (m + n);
+      entry.energyKept = energyKept(d.s, rank, total);
+      entry.relativeError = relativeError(d.s, rank, total);
+      const read = whitened === 'whiten' ? spectra?.get(name) : undefined;
+      if (requested !== undefined && read !== undefined) entry.predictedOutputError = relativeError(read.s, rank, read.total);
     }
   }
-  return { entries, decompositions };
+  const plan: Plan = { entries, decompositions };
+  if (requested !== undefined && spec.kind === 'ratio') {
+    plan.budget = {
+      ratio: spec.fraction,
+      paramsBefore: requested.paramsBefore,
+      paramsAfter: requested.paramsAfter,
+      budget: requested.budget,
+      score: score ?? defaultAllocationScore(whitened),
+      spectra: whitened,
+    };
+  }
+  return plan;
+}
+
+/** The ratio's allocation, or a UsageError naming the smallest ratio rank 1 everywhere reaches. */
+function allocate(considered: readonly AllocationLayer[], fraction: number, score: AllocationScore): Allocation {
+  try {
+    return allocateRanks(considered, fraction, score);
+  } catch (err) {
+    if (!(err instanceof BudgetUnreachable)) throw err;
+    // Rounded up, so that the ratio named is one that works.
+    const smallest = Math.ceil(err.smallest * 1e4) / 1e4;
+    throw new UsageError(`--ratio ${fraction} is below what rank 1 in every considered layer keeps; the smallest reachable ratio is ${smallest}`);
+  }
 }
 
 /**
@@ -159,6 +243,8 @@ export function makePlan(
  */
 function svdTarget(spec: RankSpec, name: string, useful: number): SvdTarget {
   if (spec.kind === 'energy') return { energy: spec.fraction, maxRank: Math.max(1, useful) };
+  // The allocation may take any rank up to the break-even.
+  if (spec.kind === 'ratio') return { rank: Math.max(1, useful) };
   const rank = spec.kind === 'fixed' ? spec.rank : (spec.ranks.get(name) as number);
   return { rank: Math.max(1, Math.min(rank, useful)) };
 }

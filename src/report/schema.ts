@@ -43,6 +43,16 @@ const LayerSchema = z.object({
     .optional()
     .describe('What was truncated: svd (also when absent) the kernel W; whiten the whitened kernel Λ^½QᵀW (G = XᵀX = QΛQᵀ of the layer\'s calibration inputs), which singularValues, energyKept and relativeError then describe'),
   weightError: z.number().optional().describe('With method whiten: ‖W − A·B‖_F / ‖W‖_F of the factors kept'),
+  predictedOutputError: z
+    .number()
+    .nullable()
+    .optional()
+    .describe("With --ratio and method whiten: the relative output error the allocation predicted, √(discarded / total whitened energy) of the layer's spectrum on the original model's calibration inputs (no ridge)"),
+  outputError: z
+    .number()
+    .nullable()
+    .optional()
+    .describe('With method whiten: the measured ‖X(W − A·B)‖_F / ‖XW‖_F on the calibration inputs X the layer was fitted on (centered for a layer with a bias, whose corrected bias absorbs the mean), after factorization'),
   reason: z.string().optional().describe('Why the layer was left as it is'),
   singularValues: z.array(z.number()).describe('Singular values of the kernel (method whiten: of the whitened kernel), descending: all min(m, n) of them unless singularValuesComplete is false'),
   singularValuesComplete: z
@@ -126,7 +136,20 @@ export const ReportSchema = z
       validationSplit: z.number().min(0).max(1),
       quantize: z.enum(['float16', 'uint8']).optional().describe("Encoding the output's float weights were quantized to (--quantize)"),
       svd: z.enum(['exact', 'randomized', 'auto']).optional().describe('--svd: how layers were decomposed'),
+      ratio: z.number().nullable().optional().describe('--ratio: the share of the considered layers\' parameters the output may keep'),
     }),
+    budget: z
+      .object({
+        ratio: z.number().describe('--ratio'),
+        paramsBefore: count().describe('Parameters (kernels and biases) of the layers considered: the factorizable ones --layers selects'),
+        paramsAfter: count().describe('The same layers\' parameters in the output'),
+        budget: count().describe('The most allowed: ⌊ratio · paramsBefore⌋'),
+        score: z.enum(['relative', 'absolute', 'balanced']).describe('How components were compared across layers: share of the layer\'s energy, σ² as is, or Σ share²'),
+        spectra: z.enum(['svd', 'whiten']).describe('Whose spectra the allocation read: the kernels\' or the whitened ones (calibration inputs of the original model)'),
+      })
+      .nullable()
+      .optional()
+      .describe('--ratio: the global rank allocation\'s budget; absent for other rank choices'),
     layers: z.array(LayerSchema),
     data: z
       .object({

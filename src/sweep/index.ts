@@ -153,7 +153,7 @@ function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit
   return async (method, rank) => {
     const started = performance.now();
     const at: Prepared = { ...run, options: { ...run.options, rank: { kind: 'fixed', rank }, method }, emit: quiet };
-    const plan = planRun(at);
+    const plan = await planRun(at);
     planned();
     const { factorized, factorizeMs } = await factorizeModel(at, plan, performance.now() - started);
     try {

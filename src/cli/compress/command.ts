@@ -10,7 +10,8 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
     .description('factorize the weight-heavy layers of a model, fine-tune it on --data (without --data: factorize only) and write the result with report.json')
     .argument('<model>', 'path to model.json')
     .option('-r, --rank <rank>', 'rank for every eligible layer (16), or per layer (dense_1=16,dense_2=8)')
-    .option('--energy <fraction>', 'per layer, the smallest rank keeping this share of the singular values\' energy (0.95)')
+    .option('--energy <fraction>', 'per layer, the smallest rank keeping this share of the singular values\' energy (with --method whiten: of the whitened ones) (0.95)')
+    .option('--ratio <fraction>', 'keep at most this share of the factorizable layers\' parameters, ranks allocated across layers where they keep the most energy per parameter (0.1)')
     .addOption(new Option('--method <method>', 'svd: keep the kernel\'s top singular values; whiten: minimize the error on the layer\'s inputs, calibrated on training rows of --data (default: whiten with --data, svd without)').choices(['svd', 'whiten']))
   layersFlag(calibrationFlag(cmd));
   datasetFlags(cmd, 'fine-tuning and evaluation')
