@@ -53,7 +53,7 @@ for (const fixture of ['digits-mlp', 'digits-cnn']) {
   const run = await prepare({ model, ...data, rank: 1, epochs: 0, out: path.join(tmp, 'plan') });
   if (!('shapes' in run)) throw new Error('the bench needs a model tfjs can run');
   t = performance.now();
-  for (const method of methods) for (const rank of ranks) planRun({ ...run, options: { ...run.options, rank: { kind: 'fixed', rank }, method } });
+  for (const method of methods) for (const rank of ranks) await planRun({ ...run, options: { ...run.options, rank: { kind: 'fixed', rank }, method } });
   const planMs = performance.now() - t;
   run.original.dispose();
 

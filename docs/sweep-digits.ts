@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The README's command, word for word after `npx lowrank`. */
-const README_ARGS = ['sweep', 'fixtures/digits-mlp/model.json', '--data', 'fixtures/digits/train.csv', '--validation-data', 'fixtures/digits/test.csv', '--ranks', '1,2,4,8,16,32', '--epochs', '3'];
+const README_ARGS = ['sweep', 'fixtures/digits-mlp/model.json', '--data', 'fixtures/digits/train.csv', '--validation-data', 'fixtures/digits/test.csv', '--ratios', '0.05,0.1,0.2,0.3', '--epochs', '3'];
 
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'lowrank-sweep-docs-'));
 try {

@@ -12,15 +12,17 @@ import { whitenedSpectra, whitenPlan } from './calibrate.js';
 /**
  * The plan for this run, or NothingToDoError naming what would help. With --ratio and --method whiten
  * the allocation reads the whitened spectra (calibrate.ts, whitenedSpectra); a dry run reads no data,
- * so its allocation reads the kernels' own spectra and says so.
+ * so its allocation reads the kernels' own spectra and says so. `whitened`: those spectra when the caller
+ * already has them for this run (they depend on the original model and the data, not on the ratio: a
+ * sweep computes them once for all its ratios).
  */
-export async function planRun(run: Prepared): Promise<Plan> {
+export async function planRun(run: Prepared, whitened?: Map<string, Spectrum>): Promise<Plan> {
   const { options, stored, original } = run;
   const selected = layerFilter(options.layers);
   let spectra: Map<string, Spectrum> | undefined;
   const svd = { method: options.svd, seed: options.seed };
   if (options.rank.kind === 'ratio' && options.method === 'whiten') {
-    if (run.data !== undefined) spectra = await whitenedSpectra(run, selected);
+    if (run.data !== undefined) spectra = whitened ?? (await whitenedSpectra(run, selected));
     else run.emit({ status: 'note', message: 'a dry run reads no data: --ratio is allocated on the kernels\' own spectra here, on the whitened ones in the real run' });
   }
   const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, selected, svd, spectra);

@@ -1,7 +1,7 @@
 /**
  * The sweep's chart as a standalone SVG (sweep.svg, a picture a README can show; the HTML page inlines
  * the same markup): the metric (y) against parameters (x, log scale), one line per method through its
- * points in rank order, the ranks on the top axis, and the original as a dashed reference line. With
+ * points in rank (or ratio) order, the ranks (or ratios) on the top axis, and the original as a dashed reference line. With
  * fine-tuning, the before-tuning scores are thin dashed lines in the method's colour. Every value drawn
  * comes from the report; the only arithmetic here is geometry. Text is escaped by the `html` template.
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { html, join, type SafeHtml } from '../report/html/template.js';
 import { int, metric } from '../report/format.js';
 import type { SweepMethod, SweepPoint, SweepReport } from './schema.js';
-import { sweepMetric } from './render.js';
+import { pointName, settingValue, sweepMetric, sweepSetting } from './render.js';
 
 const W = 640;
 const H = 400;
@@ -72,7 +72,7 @@ export function sweepChart(report: SweepReport): SafeHtml {
   const tuned = report.options.epochs > 0;
   const series: Series[] = [];
   for (const method of report.options.methods) {
-    const own = report.points.filter((p) => p.method === method).sort((a, b) => a.params - b.params);
+    const own = report.points.filter((p) => p.method === method).sort((a, b) => settingValue(a) - settingValue(b));
     const line = (before: boolean): Series => ({
       method,
       before,
@@ -104,16 +104,20 @@ export function sweepChart(report: SweepReport): SafeHtml {
   const yTicks = linearTicks(yLo, yHi).ticks.map(
     (t) => html`<line x1="${PLOT.L}" x2="${right}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#eaeef2"/><text x="${PLOT.L - 6}" y="${f(y(t) + 4)}" text-anchor="end">${key === 'loss' ? num3(t) : `${Number((t * 100).toFixed(1))}%`}</text>`,
   );
-  // Every method has the same parameter count at a rank, so the top axis names the rank at each x.
-  const ranks = [...new Map(report.points.map((p) => [p.rank, p.params])).entries()].map(
-    ([rank, p]) => html`<line x1="${f(x(p))}" x2="${f(x(p))}" y1="${PLOT.T - 4}" y2="${PLOT.T}" stroke="${REFERENCE}"/><text x="${f(x(p))}" y="${PLOT.T - 8}" text-anchor="middle">${rank}</text>`,
-  );
+  // Every method has the same parameters at a rank; at a ratio nearly so (each allocation stays within
+  // the same budget): the top axis names each setting at its points' mean position.
+  const at = new Map<number, number[]>();
+  for (const p of report.points) at.set(settingValue(p), [...(at.get(settingValue(p)) ?? []), x(p.params)]);
+  const settings = [...at].map(([value, xs]) => {
+    const mid = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return html`<line x1="${f(mid)}" x2="${f(mid)}" y1="${PLOT.T - 4}" y2="${PLOT.T}" stroke="${REFERENCE}"/><text x="${f(mid)}" y="${PLOT.T - 8}" text-anchor="middle">${value}</text>`;
+  });
   const lines = drawn.map((s) => {
     const color = COLORS[s.method];
     const d = s.points.map((p) => `${f(x(p.point.params))},${f(y(p.value))}`).join(' ');
     const dots = s.points.map(
       (p) =>
-        html`<circle cx="${f(x(p.point.params))}" cy="${f(y(p.value))}" r="${s.before ? 2.5 : 3.5}" fill="${s.before ? '#fff' : color}" stroke="${color}" stroke-width="1.5"><title>${s.method} rank ${p.point.rank}${tuned ? (s.before ? ', before fine-tuning' : ', fine-tuned') : ''}: ${int(p.point.params)} params, ${label} ${show(p.value)}</title></circle>`,
+        html`<circle cx="${f(x(p.point.params))}" cy="${f(y(p.value))}" r="${s.before ? 2.5 : 3.5}" fill="${s.before ? '#fff' : color}" stroke="${color}" stroke-width="1.5"><title>${s.method} ${pointName(p.point)}${tuned ? (s.before ? ', before fine-tuning' : ', fine-tuned') : ''}: ${int(p.point.params)} params, ${label} ${show(p.value)}</title></circle>`,
     );
     return html`<g><polyline points="${d}" fill="none" stroke="${color}" stroke-width="${s.before ? 1.2 : 2}"${s.before ? html` stroke-dasharray="4 3"` : ''}/>${dots}</g>`;
   });
@@ -132,10 +136,10 @@ export function sweepChart(report: SweepReport): SafeHtml {
   return html`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="${FONT}" font-size="11" fill="#1f2328" role="img" aria-label="${title}">
 <rect width="${W}" height="${H}" fill="#fff"/>
 <text x="${PLOT.L}" y="18" font-size="13" font-weight="600">${title}</text>
-<text x="${PLOT.L - 6}" y="${PLOT.T - 8}" text-anchor="end" fill="${REFERENCE}">rank</text>
+<text x="${PLOT.L - 6}" y="${PLOT.T - 8}" text-anchor="end" fill="${REFERENCE}">${sweepSetting(report)}</text>
 ${join(yTicks, '')}${join(xTicks, '')}
 <rect x="${PLOT.L}" y="${PLOT.T}" width="${right - PLOT.L}" height="${bottom - PLOT.T}" fill="none" stroke="#d8dee4"/>
-${join(ranks, '')}
+${join(settings, '')}
 ${original}
 ${join(lines, '\n')}
 ${join(legend, '')}

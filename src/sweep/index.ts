@@ -1,15 +1,17 @@
 /**
- * `sweep()`: compress one model at many points (method × rank) and measure each on the same held-out
+ * `sweep()`: compress one model at many points (method × rank, or method × ratio) and measure each on the same held-out
  * samples, so a user can pick a point on the accuracy/size curve. Returns the sweep report and the
  * files written (sweep.json, sweep.md, sweep.html, sweep.svg); never prints, never exits.
  *
  * Each point runs compress's own stages (compress/): plan, factorize (whitened on the training part
  * for `whiten`), evaluate and, with --epochs, fine-tune; so its numbers are those of a `compress` run
  * at the same settings. What the points share is done once: loading and checking the model, reading
- * and splitting the data, and evaluating the original (the reference line). Spectra and calibration
- * statistics are not shared: whitening calibrates each layer on the inputs the already-compressed
- * earlier layers produce, which differ from point to point, and on the fixtures planning and
- * whitening take a small part of a point's time (bench/sweep.ts measures the split).
+ * and splitting the data, evaluating the original (the reference line), and for whitened ratios the
+ * whitened spectra the allocation reads (taken on the original model's calibration inputs, so the
+ * same at every ratio; about half a whitened ratio point's time on the digits fixtures). The
+ * whitening itself is not shared: it calibrates each layer on the inputs the already-compressed
+ * earlier layers produce, which differ from point to point; nor are the plain spectra, which take
+ * 3–10% of a sweep (bench/sweep.ts measures both).
  */
 import path from 'node:path';
 import { UsageError, throwIfAborted } from '../errors.js';
@@ -17,8 +19,9 @@ import { factorizeModel, planRun } from '../compress/factorize.js';
 import { prepare, type Prepared } from '../compress/prepare.js';
 import { tune } from '../compress/tune.js';
 import type { CompressEvent } from '../compress/types.js';
-import { layerFilter, plannableLayers, maxUsefulRank } from '../factorize/index.js';
+import { layerFilter, plannableLayers, maxUsefulRank, type RankSpec, type Spectrum } from '../factorize/index.js';
 import { weightsOf } from '../factorize/plan.js';
+import { whitenedSpectra } from '../compress/calibrate.js';
 import { factorizerFor } from '../factorize/registry.js';
 import { modelFiles, needsClassesError, writeFolderAtomically } from '../io/index.js';
 import { countFlops } from '../measure/flops.js';
@@ -28,7 +31,7 @@ import { renderSweepSvg } from './chart.js';
 import { defaultSweepOut, sweepLists, type SweepInput, type SweepLists } from './options.js';
 import { renderSweepHtml } from './page.js';
 import { renderSweepMarkdown } from './render.js';
-import { SWEEP_SCHEMA_VERSION, SweepReportSchema, type SweepMethod, type SweepPoint, type SweepReport } from './schema.js';
+import { SWEEP_SCHEMA_VERSION, SweepReportSchema, type SweepMethod, type SweepPoint, type SweepReport, type SweepSetting } from './schema.js';
 
 /** Progress of a sweep: compress's events (stages, notes, training), and each point as it is measured. */
 export type SweepEvent = CompressEvent | { status: 'point'; index: number; total: number; point: SweepPoint };
@@ -49,7 +52,7 @@ export async function sweep(input: SweepRunInput): Promise<SweepResult> {
   const started = performance.now();
   const listener = input.onEvent ?? (() => {});
   let lists: SweepLists | undefined;
-  const { ranks: _r, methods: _m, onEvent: _e, ...rest } = input;
+  const { ranks: _r, ratios: _q, methods: _m, onEvent: _e, ...rest } = input;
   // Each point sets its own rank and method; prepare() checks the rest as compress would.
   const run = await prepare(
     { ...rest, rank: 1, method: 'svd', epochs: input.epochs ?? 0, out: input.out ?? defaultSweepOut(input.model), onEvent: listener },
@@ -78,13 +81,13 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
   try {
     const loadMs = performance.now() - started;
     const points: SweepPoint[] = [];
-    const total = lists.methods.length * lists.ranks.length;
+    const total = lists.methods.length * lists.values.length;
     // Said once the first plan stands, as compress does, so a plan's refusal is the only line printed.
     const loaded = once(() => emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params), ${data.samples} samples from ${options.data}; every point is measured on ${data.validation.count} held-out samples` }));
     const point = pointRunner(run, base, emit, loaded);
     for (const method of lists.methods) {
-      for (const rank of lists.ranks) {
-        const measured = await point(method, rank);
+      for (const value of lists.values) {
+        const measured = await point(method, lists.setting, value);
         points.push(measured);
         emit({ status: 'point', index: points.length, total, point: measured });
       }
@@ -110,7 +113,7 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
       loss: loss.kind,
       options: {
         methods: lists.methods,
-        ranks: lists.ranks,
+        [lists.setting === 'rank' ? 'ranks' : 'ratios']: lists.values,
         epochs: options.epochs,
         seed: options.seed,
         validationSplit: options.validationSplit,
@@ -137,11 +140,12 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
 
 /**
  * Measure one point with compress's stages on a copy of the run whose options hold the point's rank
- * and method. Their stage messages would repeat for every point, so only notes (once each) and
+ * (or ratio) and method. Their stage messages would repeat for every point, so only notes (once each) and
  * training events pass through.
  */
-function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit: (event: SweepEvent) => void, planned: () => void): (method: SweepMethod, rank: number) => Promise<SweepPoint> {
+function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit: (event: SweepEvent) => void, planned: () => void): (method: SweepMethod, setting: SweepSetting, value: number) => Promise<SweepPoint> {
   const noted = new Set<string>();
+  let allocationSpectra: Map<string, Spectrum> | undefined;
   const quiet = (event: CompressEvent): void => {
     throwIfAborted(run.signal);
     if (event.status === 'stage') return;
@@ -151,10 +155,13 @@ function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit
     }
     emit(event);
   };
-  return async (method, rank) => {
+  return async (method, setting, value) => {
     const started = performance.now();
-    const at: Prepared = { ...run, options: { ...run.options, rank: { kind: 'fixed', rank }, method }, emit: quiet };
-    const plan = planRun(at);
+    const rank: RankSpec = setting === 'rank' ? { kind: 'fixed', rank: value } : { kind: 'ratio', fraction: value };
+    const at: Prepared = { ...run, options: { ...run.options, rank, method }, emit: quiet };
+    // Whitened ratios allocate on spectra of the ORIGINAL model's calibration inputs: the same for every ratio.
+    if (setting === 'ratio' && method === 'whiten') allocationSpectra ??= await whitenedSpectra(at, layerFilter(run.options.layers));
+    const plan = await planRun(at, setting === 'ratio' && method === 'whiten' ? allocationSpectra : undefined);
     planned();
     const { factorized, factorizeMs } = await factorizeModel(at, plan, performance.now() - started);
     try {
@@ -164,7 +171,7 @@ function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit
       const files = modelFiles(factorized.model, { originals: run.stored.weights });
       return {
         method,
-        rank,
+        [setting]: value,
         layers: plan.entries.map((e) => ({ name: e.name, rank: e.rank })),
         params: factorized.model.countParams(),
         factorizableParams: plan.entries.reduce((sum, e) => sum + e.paramsAfter, 0),
@@ -219,5 +226,5 @@ export function sweepFiles(report: SweepReport): Map<string, string> {
   ]);
 }
 
-export { SweepReportSchema, SWEEP_SCHEMA_VERSION, SWEEP_METHODS, type SweepReport, type SweepPoint, type SweepMethod } from './schema.js';
-export { parseRanks, parseMethods, defaultSweepOut, type SweepInput } from './options.js';
+export { SweepReportSchema, SWEEP_SCHEMA_VERSION, SWEEP_METHODS, type SweepReport, type SweepPoint, type SweepMethod, type SweepSetting } from './schema.js';
+export { parseRanks, parseRatios, parseMethods, defaultSweepOut, type SweepInput } from './options.js';

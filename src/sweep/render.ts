@@ -8,13 +8,27 @@ import { bytes, compact as compactNumber, int, metric, seconds, shortPath, times
 import { cell, code, mdTable } from '../report/render-markdown.js';
 import { table, wrap } from '../report/render-text.js';
 import type { MetricsReport } from '../report/schema.js';
-import type { SweepPoint, SweepReport } from './schema.js';
+import type { SweepPoint, SweepReport, SweepSetting } from './schema.js';
 
 /** The metric a sweep is judged and charted by: accuracy where there are class labels, else agreement with the original, else loss. */
 export function sweepMetric(report: SweepReport): 'accuracy' | 'agreement' | 'loss' {
   if (report.original.accuracy !== undefined) return 'accuracy';
   if (report.points.some((p) => p.factorized.agreement !== undefined)) return 'agreement';
   return 'loss';
+}
+
+/** What the sweep varies: one rank for every layer, or the share of parameters kept. */
+export function sweepSetting(report: SweepReport): SweepSetting {
+  return report.options.ratios !== undefined ? 'ratio' : 'rank';
+}
+
+/** A point's rank or ratio, and how it is named: "rank 8", "ratio 0.1". */
+export function settingValue(point: SweepPoint): number {
+  return point.rank ?? (point.ratio as number);
+}
+
+export function pointName(point: SweepPoint): string {
+  return point.rank !== undefined ? `rank ${point.rank}` : `ratio ${point.ratio}`;
 }
 
 /** The metric of a point's final model: fine-tuned when there was fine-tuning, else as factorized. */
@@ -46,13 +60,16 @@ interface Column {
  */
 export function sweepTable(report: SweepReport, compact = false): SweepTable {
   const key = sweepMetric(report);
+  const setting = sweepSetting(report);
   const tuned = report.options.epochs > 0;
   const { model, original } = report;
   const flops = (f: number | null): string => (f === null ? '—' : compactNumber(f));
   const reference = metric(key, original[key]);
   const columns: Column[] = [
     { head: 'method', align: 'l', original: 'original', point: (p) => p.method },
-    { head: 'rank', align: 'r', original: '—', point: (p) => String(p.rank) },
+    { head: setting, align: 'r', original: '—', point: (p) => String(settingValue(p)) },
+    // With a ratio the allocation chose each layer's rank: a list in model order, — for a layer kept whole.
+    ...(setting === 'ratio' ? [{ head: 'ranks', align: 'r', wideOnly: true, original: '', point: (p) => p.layers.map((l) => l.rank ?? '—').join('/') } satisfies Column] : []),
     { head: 'params', align: 'r', original: int(model.params), point: (p) => int(p.params) },
     { head: 'smaller', align: 'r', original: times(1), point: (p) => times(model.params / p.params) },
     { head: 'weight bytes', short: 'bytes', align: 'r', original: bytes(model.weightBytes), point: (p) => bytes(p.weightBytes) },

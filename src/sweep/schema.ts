@@ -15,9 +15,21 @@ export type SweepMethod = (typeof SWEEP_METHODS)[number];
 const count = () => z.number().int().nonnegative();
 const ms = () => z.number().nonnegative();
 
+/** What a sweep varies: the rank of every layer (--ranks), or the share of parameters kept (--ratios). */
+export type SweepSetting = 'rank' | 'ratio';
+
+/** Exactly one of the two settings. */
+const oneSetting = <T extends { rank?: unknown; ratio?: unknown }>(o: T): boolean => (o.rank === undefined) !== (o.ratio === undefined);
+
 export const SweepPointSchema = z.object({
   method: z.enum(SWEEP_METHODS),
-  rank: z.number().int().positive().describe('The rank every factorizable layer was asked for (--ranks)'),
+  rank: z.number().int().positive().optional().describe('--ranks: the rank every factorizable layer was asked for'),
+  ratio: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .optional()
+    .describe('--ratios: the most the factorizable layers may keep of their parameters, ranks allocated across layers (compress --ratio)'),
   layers: z
     .array(z.object({ name: z.string(), rank: z.number().int().positive().nullable().describe('null: left as it is (past its break-even, or not selected)') }))
     .describe('The rank each factorizable layer got'),
@@ -29,7 +41,7 @@ export const SweepPointSchema = z.object({
   fineTuned: MetricsSchema.nullable().describe('After --epochs of fine-tuning (its best epoch); null with --epochs 0'),
   bestEpoch: z.number().int().nonnegative().nullable().describe('The epoch whose weights were kept; null with --epochs 0'),
   timings: z.object({ factorizeMs: ms(), evaluateMs: ms(), fineTuneMs: ms(), totalMs: ms() }),
-});
+}).refine(oneSetting, 'a point has a rank or a ratio');
 
 export const SweepReportSchema = z.object({
   schemaVersion: z.literal(SWEEP_SCHEMA_VERSION),
@@ -52,7 +64,8 @@ export const SweepReportSchema = z.object({
   loss: z.string().describe('The loss every model is measured with'),
   options: z.object({
     methods: z.array(z.enum(SWEEP_METHODS)),
-    ranks: z.array(z.number().int().positive()),
+    ranks: z.array(z.number().int().positive()).optional(),
+    ratios: z.array(z.number().gt(0).lt(1)).optional(),
     epochs: count(),
     seed: count(),
     validationSplit: z.number(),
@@ -62,9 +75,9 @@ export const SweepReportSchema = z.object({
     batchSize: count(),
     learningRate: z.number(),
     distill: z.number().optional().describe('Share of the fine-tuning loss from the original\'s outputs; absent with --epochs 0'),
-  }),
+  }).refine((o) => (o.ranks === undefined) !== (o.ratios === undefined), 'a sweep has ranks or ratios'),
   original: MetricsSchema.describe('The original model on the held-out samples: the reference line'),
-  points: z.array(SweepPointSchema).describe('In method order, then by rank'),
+  points: z.array(SweepPointSchema).describe('In method order, then by rank or ratio, ascending'),
   timings: z.object({ loadMs: ms(), totalMs: ms() }),
 });
 

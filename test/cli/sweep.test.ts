@@ -70,6 +70,18 @@ describe('lowrank sweep', () => {
     assert.deepEqual(await hashFolder(withExtra), mine);
   });
 
+  it('sweeps --ratios as compress --ratio, naming each layer\'s rank', async () => {
+    const dir = path.join(tmp, 'ratios');
+    const r = await runCli('sweep', DIGITS_MLP, ...data, '--ratios', '0.1,0.05', '--methods', 'whiten', '--out', dir, '--format', 'markdown');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^\[1\/2\] whiten ratio 0\.05: /m);
+    assert.match(r.stdout, /^\| method \| ratio \| ranks \| params \|/m);
+    assert.match(r.stdout, /^\| whiten \| 0\.1 \| \d+\/\d+\/(\d+|—) \| /m);
+    const report = SweepReportSchema.parse(JSON.parse(await readFile(path.join(dir, 'sweep.json'), 'utf8')));
+    assert.deepEqual(report.options.ratios, [0.05, 0.1]);
+    assert.match(await readFile(path.join(dir, 'sweep.svg'), 'utf8'), />ratio<\/text>/);
+  });
+
   it('writes beside the model folder by default', async () => {
     const models = path.join(tmp, 'models');
     await mkdir(models);
@@ -89,7 +101,14 @@ describe('lowrank sweep refuses bad input: exit 2, one line, nothing written', (
     ['a negative rank', ['--ranks=-2'], /--ranks: "-2" is not a positive integer/],
     ['a fraction', ['--ranks', '2.5'], /--ranks: "2.5" is not a positive integer/],
     ['a rank past every break-even', ['--ranks', '4,200'], /--ranks: no layer would get smaller at rank 200; the largest rank that would help is 85/],
-    ['no --ranks', [], /say which points to sweep: --ranks/],
+    ['neither --ratios nor --ranks', [], /say which points to sweep: --ratios 0\.05,0\.1,0\.2 \(shares of the parameters\) or --ranks 2,4,8/],
+    ['both --ratios and --ranks', ['--ratios', '0.1', '--ranks', '2'], /give either --ratios or --ranks, not both/],
+    ['an empty --ratios', ['--ratios', ''], /--ratios is empty/],
+    ['a repeated ratio', ['--ratios', '0.1,0.2,0.10'], /--ratios: 0\.1 is given twice/],
+    ['ratio 0', ['--ratios', '0,0.1'], /--ratios: "0" is not a share between 0 and 1 \(exclusive\)/],
+    ['ratio 1', ['--ratios', '0.5,1'], /--ratios: "1" is not a share between 0 and 1/],
+    ['a ratio that is not a number', ['--ratios', '0.1,10%'], /--ratios: "10%" is not a share/],
+    ['a ratio below rank 1 everywhere', ['--ratios', '0.01,0.1', '--methods', 'svd'], /--ratio 0\.01 is below what rank 1 in every considered layer keeps; the smallest reachable ratio is 0\.02/],
     ['--layers that select no layer', ['--ranks', '2', '--layers', 'nope*'], /--layers "nope\*" selects none of the factorizable layers/],
     ['an unknown method', ['--ranks', '2', '--methods', 'svd,asvd'], /--methods: "asvd" is not a method \(svd, whiten\)/],
     ['a repeated method', ['--ranks', '2', '--methods', 'whiten,whiten'], /--methods: whiten is given twice/],

@@ -7,9 +7,10 @@ import { backendFlag, calibrationFlag, datasetFlags, formatFlags, layersFlag, no
 export function sweepCommand(cli: Command, signal: AbortSignal): void {
   const cmd = cli
     .command('sweep')
-    .description('compress a model at several ranks with each method, measure every point on held-out data, and write a table and a chart of accuracy against size (sweep.json, .md, .html, .svg)')
+    .description('compress a model at several sizes with each method, measure every point on held-out data, and write a table and a chart of accuracy against size (sweep.json, .md, .html, .svg)')
     .argument('<model>', 'path to model.json')
-    .option('--ranks <list>', 'ranks to try, each for every eligible layer (2,4,8,16)')
+    .option('--ratios <list>', 'shares of the factorizable layers\' parameters to keep, each as compress --ratio: ranks allocated across layers (0.05,0.1,0.2,0.3)')
+    .option('--ranks <list>', 'instead of --ratios: ranks to try, each for every eligible layer (2,4,8,16)')
     .option('--methods <list>', 'truncations to compare, as compress --method: svd (the kernel\'s top singular values), whiten (minimize the error on the layer\'s inputs)', 'svd,whiten');
   layersFlag(calibrationFlag(cmd));
   datasetFlags(cmd, 'calibration, fine-tuning and evaluation; required')

@@ -4,7 +4,7 @@
  */
 import { seconds } from '../../report/format.js';
 import { sweep, type SweepEvent, type SweepRunInput } from '../../sweep/index.js';
-import { finalMetrics, renderSweepMarkdown, renderSweepText } from '../../sweep/render.js';
+import { finalMetrics, pointName, renderSweepMarkdown, renderSweepText } from '../../sweep/render.js';
 import { outputFormat } from '../output.js';
 import { progressPrinter } from '../progress.js';
 
@@ -20,7 +20,7 @@ export async function runSweep(model: string, opts: Record<string, unknown>, sig
       .filter(([key]) => key === 'accuracy' || key === 'loss')
       .map(([key, value]) => `${key} ${key === 'accuracy' ? `${(value * 100).toFixed(2)}%` : value.toPrecision(4)}`)
       .join(', ');
-    process.stderr.write(`[${index}/${total}] ${point.method} rank ${point.rank}: ${point.params.toLocaleString('en-US')} params, ${score} (${seconds(point.timings.totalMs)})\n`);
+    process.stderr.write(`[${index}/${total}] ${point.method} ${pointName(point)}: ${point.params.toLocaleString('en-US')} params, ${score} (${seconds(point.timings.totalMs)})\n`);
   };
   // The library's schemas check and coerce every flag (strings included); CLI-only flags are ignored.
   const input = { ...opts, model, onEvent, signal } as SweepRunInput;
