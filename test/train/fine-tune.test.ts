@@ -47,6 +47,20 @@ describe('fine-tuning through compress()', () => {
     else assert.equal(t.epochs.length, 8);
   });
 
+  it('stops early by default, and --patience 0 runs every epoch', async () => {
+    // The same run as above, whose validation loss gets worse after the first epochs at this rate.
+    const common = { model: DIGITS_MLP, rank: '8', data: DIGITS_TRAIN, validationData: DIGITS_TEST, epochs: 8, learningRate: 0.05 };
+    const byDefault = (await compress({ ...common, out: path.join(tempDir(), 'patience-default') })).report?.training;
+    const every = (await compress({ ...common, patience: 0, out: path.join(tempDir(), 'patience-0') })).report?.training;
+    assert.ok(byDefault && every);
+    assert.equal(byDefault.patience, 2);
+    assert.equal(byDefault.stoppedEarly, true);
+    assert.equal(byDefault.epochs.length - byDefault.bestEpoch, 2);
+    assert.equal(every.patience, undefined);
+    assert.equal(every.stoppedEarly, false);
+    assert.equal(every.epochs.length, 8);
+  });
+
   it('with --train factors leaves every layer that was not factorized bit-identical', async () => {
     const out = path.join(tempDir(), 'factors');
     await compress({ model: DIGITS_MLP, rank: 'dense_2=16', data: DIGITS_TRAIN, epochs: 2, train: 'factors', out });
@@ -103,7 +117,7 @@ describe('fine-tuning through compress()', () => {
     await writeFile(unlabelled, lines.map((l) => l.split(',').slice(0, 64).join(',')).join('\n') + '\n');
     // Plain SVD, whose large truncation loss is what the recovery is measured against.
     const common = { model: DIGITS_MLP, rank: '16', method: 'svd' as const, validationData: DIGITS_TEST, epochs: 10, validationSplit: 0 };
-    const labelled = await compress({ ...common, data: DIGITS_TRAIN, out: path.join(tempDir(), 'labelled') });
+    const labelled = await compress({ ...common, data: DIGITS_TRAIN, distill: 0, out: path.join(tempDir(), 'labelled') });
     const distilled = await compress({ ...common, data: unlabelled, label: 'none', out: path.join(tempDir(), 'distilled') });
     assert.equal(distilled.report?.training?.distill, 1);
     const a = labelled.report?.evaluation?.fineTuned?.accuracy as number;

@@ -2,6 +2,7 @@
  * `lowrank compress`: its flags. The handler (and with it TensorFlow.js) loads only when it runs.
  */
 import { Option, type Command } from 'commander';
+import { DEFAULT_DISTILL, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_LR_SCHEDULE, DEFAULT_PATIENCE } from '../../compress/defaults.js';
 import { backendFlag, colorFlag, dataReadFlags, formatFlags, gateFlags, nonfiniteFlag, setupFlag, svdFlag } from '../flags.js';
 
 export function compressCommand(cli: Command, signal: AbortSignal): void {
@@ -21,17 +22,17 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
     .option('--validation-labels <file>', 'labels for a .npy --validation-data');
   dataReadFlags(cmd)
     .option('-o, --out <dir>', 'output folder (default: <model folder>-lowrank)')
-    .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only (default: 3 with --data, 0 without)')
+    .option('-e, --epochs <n>', `fine-tuning epochs; 0 factorizes only (default: ${DEFAULT_EPOCHS} with --data, 0 without)`)
     .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
-    .option('--learning-rate <lr>', 'Adam learning rate', '0.001')
+    .option('--learning-rate <lr>', 'Adam learning rate', String(DEFAULT_LEARNING_RATE))
     .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on (at least 1 row, leaving 1 to train on; 0 only with --validation-data)', '0.2')
     .option('--seed <n>', 'seed for the split and batch order (same seed, same result on the same backend)', '42')
-    .option('--distill <alpha>', 'share of the loss from the original model\'s outputs (default 0 with labels, 1 without)')
+    .option('--distill <alpha>', `share of the loss from the original model's outputs (default ${DEFAULT_DISTILL} with labels, 1 without)`)
     .option('--temperature <t>', 'softening of class probabilities when distilling', '2')
-    .option('--patience <n>', 'stop after n epochs without a better validation loss')
+    .option('--patience <n>', 'stop after n epochs without a better validation loss; 0 runs every epoch', String(DEFAULT_PATIENCE))
     .addOption(new Option('--train <which>', 'train all layers, or only the factor layers (the others keep all their weights, BatchNormalization statistics included)').choices(['all', 'factors']).default('all'))
     .option('--freeze-original', 'same as --train factors: layers that were not factorized keep their weights')
-    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default('constant'))
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default(DEFAULT_LR_SCHEDULE))
     .option('--warmup-steps <n>', 'steps over which the learning rate rises from 0', '0');
   backendFlag(cmd)
     .option('-f, --force', 'replace an output folder that lowrank wrote (nothing else is ever replaced)')
