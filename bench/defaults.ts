@@ -7,6 +7,7 @@
  *   npx tsx bench/defaults.ts                 the comparison (37 minutes on 2 busy shared cores)
  *   npx tsx bench/defaults.ts --acceptance    default flags on Fashion-MNIST, all 60,000 training images
  *   options: --cases digits-mlp,digits-cnn,fashion-mlp (which to run), --fashion-train N (training images),
+ *   --acceptance --rank K (default 15) or --ratio F (needs compress --ratio),
  *   --seeds N (digits seeds, 1..3, default 2)
  *
  * Fixtures and ranks (uniform ranks at ~10× fewer factorizable parameters; --ratio did not exist yet):
@@ -57,7 +58,8 @@ interface Setting {
 interface Case {
   name: string;
   model: string;
-  rank: number;
+  /** A uniform rank, or a parameter ratio (--ratio, from branch i-ratio: the option is ignored without it). */
+  rank: number | { ratio: number };
   seeds: number[];
   data: Pick<CompressInput, 'data' | 'labels' | 'inputScale'>;
   /** The held-out test file, read as compress reads data. */
@@ -107,12 +109,12 @@ function fashionFiles(rows: number): { train: string; trainLabels: string; test:
   return files;
 }
 
-function fashionCase(rows: number, rank: number | string): Case {
+function fashionCase(rows: number, rank: Case['rank']): Case {
   const f = fashionFiles(rows);
   return {
     name: 'fashion-mlp',
     model: 'fixtures/fashion-mlp/model.json',
-    rank: Number(rank),
+    rank,
     seeds: FASHION_SEEDS,
     data: { data: f.train, labels: f.trainLabels, inputScale: 1 / 255 },
     test: { file: f.test, labels: f.testLabels, inputScale: 1 / 255 },
@@ -127,6 +129,10 @@ const digits = (name: string, rank: number): Case => ({
   data: { data: 'fixtures/digits/train.csv' },
   test: { file: 'fixtures/digits/test.csv' },
 });
+
+/** The compress option that says how far to compress: `rank`, or `ratio` (typed loosely: older checkouts lack it and ignore it). */
+const howFar = (c: Case): Pick<CompressInput, 'rank'> => (typeof c.rank === 'number' ? { rank: c.rank } : ({ ratio: c.rank.ratio } as Pick<CompressInput, 'rank'>));
+const showHowFar = (c: Case): string => (typeof c.rank === 'number' ? `rank ${c.rank}` : `--ratio ${c.rank.ratio}`);
 
 const testSets = new Map<string, Awaited<ReturnType<typeof readDataset>>>();
 
@@ -150,7 +156,7 @@ async function prepareRun(input: CompressInput) {
 
 /** Compress, fine-tune and test one case at one seed; `setting` undefined takes compress's defaults. */
 async function runOnce(c: Case, seed: number, setting: Setting | undefined): Promise<Outcome> {
-  const common: CompressInput = { model: c.model, rank: c.rank, seed, ...c.data };
+  const common: CompressInput = { model: c.model, ...howFar(c), seed, ...c.data };
   let input: CompressInput = common;
   if (setting !== undefined) {
     // Steps per epoch as fine-tuning counts them: the training part of the split, in batches of 32.
@@ -170,14 +176,17 @@ async function runOnce(c: Case, seed: number, setting: Setting | undefined): Pro
   const run = await prepareRun(input);
   const started = performance.now();
   try {
-    const { factorized } = await factorizeModel(run, planRun(run), 0);
+    // planRun is async where it calibrates (--ratio with whitening); await takes either form.
+    const plan = await planRun(run);
+    const factorizableBefore = plan.entries.reduce((s, e) => s + e.paramsBefore, 0);
+    const factorizableAfter = plan.entries.reduce((s, e) => s + e.paramsAfter, 0);
+    const { factorized } = await factorizeModel(run, plan, 0);
     try {
       const original = await testAccuracy(c, run.original, run);
       const before = await testAccuracy(c, factorized.model, run);
       const tuned = await tune(run, factorized);
       tuned.context?.reference.dispose();
       const after = await testAccuracy(c, factorized.model, run);
-      const entries = planRun(run).entries;
       return {
         original,
         factorized: before,
@@ -185,8 +194,8 @@ async function runOnce(c: Case, seed: number, setting: Setting | undefined): Pro
         seconds: (performance.now() - started) / 1000,
         epochsRun: tuned.training?.history.length ?? 0,
         bestEpoch: tuned.training?.bestEpoch ?? 0,
-        factorizableBefore: entries.reduce((s, e) => s + e.paramsBefore, 0),
-        factorizableAfter: entries.reduce((s, e) => s + e.paramsAfter, 0),
+        factorizableBefore,
+        factorizableAfter,
       };
     } finally {
       factorized.model.dispose();
@@ -289,11 +298,11 @@ async function compareSettings(): Promise<void> {
   // Report what the ranks do to the factorizable parameters, from the plans themselves.
   const factorize: string[] = [];
   for (const c of cases) {
-    const run = await prepareRun({ model: c.model, rank: c.rank, ...c.data, epochs: 0 });
-    const entries = planRun(run).entries;
+    const run = await prepareRun({ model: c.model, ...howFar(c), ...c.data, epochs: 0 });
+    const entries = (await planRun(run)).entries;
     const before = entries.reduce((s, e) => s + e.paramsBefore, 0);
     const after = entries.reduce((s, e) => s + e.paramsAfter, 0);
-    factorize.push(`${c.name} rank ${c.rank}: ${before.toLocaleString('en')} → ${after.toLocaleString('en')} factorizable params (${(before / after).toFixed(1)}× fewer)`);
+    factorize.push(`${c.name} ${showHowFar(c)}: ${before.toLocaleString('en')} → ${after.toLocaleString('en')} factorizable params (${(before / after).toFixed(1)}× fewer)`);
     run.original.dispose();
   }
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -332,12 +341,12 @@ async function compareSettings(): Promise<void> {
 
 /** Issue 12's acceptance: compress's own defaults at ~10× fewer factorizable parameters, all training images, the whole test set. */
 async function checkAcceptance(): Promise<void> {
-  const rank = flag('--rank') ?? '15';
-  const c = fashionCase(Number(flag('--fashion-train') ?? 60_000), rank);
-  const defaults = resolveCompressOptions({ model: c.model, rank: c.rank, data: 'x' });
-  console.log(`defaults: epochs ${defaults.epochs}, distill ${defaults.distill ?? DEFAULT_DISTILL}, ${defaults.lrSchedule}, warmup ${defaults.warmupSteps}, lr ${defaults.learningRate}, train ${defaults.train}, patience ${defaults.patience ?? 'none'}`);
+  const ratio = flag('--ratio');
+  const c = fashionCase(Number(flag('--fashion-train') ?? 60_000), ratio !== undefined ? { ratio: Number(ratio) } : Number(flag('--rank') ?? 15));
+  const defaults = resolveCompressOptions({ model: c.model, rank: 1, data: 'x' });
+  console.log(`defaults: epochs ${defaults.epochs}, distill ${defaults.distill ?? DEFAULT_DISTILL}, ${defaults.lrSchedule}, warmup ${defaults.warmupSteps}, lr ${defaults.learningRate}, train ${defaults.train}, patience ${defaults.patience}`);
   const o = await runOnce(c, 42, undefined);
-  console.log(`fashion-mlp rank ${c.rank}: ${o.factorizableBefore} → ${o.factorizableAfter} factorizable params (${(o.factorizableBefore / o.factorizableAfter).toFixed(2)}× fewer)`);
+  console.log(`fashion-mlp ${showHowFar(c)}: ${o.factorizableBefore} → ${o.factorizableAfter} factorizable params (${(o.factorizableBefore / o.factorizableAfter).toFixed(2)}× fewer)`);
   console.log(`test accuracy (10,000): original ${pts(o.original)}%, factorized ${pts(o.factorized)}%, fine-tuned ${pts(o.fineTuned)}%: drop ${((o.original - o.fineTuned) * 100).toFixed(2)} points (${o.epochsRun} epochs, best ${o.bestEpoch}, ${o.seconds.toFixed(0)} s)`);
 }
 
