@@ -4,6 +4,7 @@
  * a number itself. Nothing here imports TensorFlow.js: `--help` stays fast.
  */
 import { Option, type Command } from 'commander';
+import { DEFAULT_DISTILL, DEFAULT_LEARNING_RATE, DEFAULT_LR_SCHEDULE, DEFAULT_PATIENCE } from '../compress/defaults.js';
 
 /** `--backend`: which TensorFlow.js backend runs the model. */
 export function backendFlag(cmd: Command): Command {
@@ -40,15 +41,15 @@ export function datasetFlags(cmd: Command, purpose: string): Command {
 export function trainingFlags(cmd: Command): Command {
   return cmd
     .option('-b, --batch-size <n>', 'fine-tuning batch size', '32')
-    .option('--learning-rate <lr>', 'Adam learning rate', '0.001')
+    .option('--learning-rate <lr>', 'Adam learning rate', String(DEFAULT_LEARNING_RATE))
     .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on (at least 1 row, leaving 1 to train on; 0 only with --validation-data)', '0.2')
     .option('--seed <n>', 'seed for the split and batch order (same seed, same result on the same backend)', '42')
-    .option('--distill <alpha>', 'share of the loss from the original model\'s outputs (default 0 with labels, 1 without)')
+    .option('--distill <alpha>', `share of the loss from the original model's outputs (default ${DEFAULT_DISTILL} with labels, 1 without)`)
     .option('--temperature <t>', 'softening of class probabilities when distilling', '2')
-    .option('--patience <n>', 'stop after n epochs without a better validation loss')
+    .option('--patience <n>', 'stop after n epochs without a better validation loss; 0 runs every epoch', String(DEFAULT_PATIENCE))
     .addOption(new Option('--train <which>', 'train all layers, or only the factor layers (the others keep all their weights, BatchNormalization statistics included)').choices(['all', 'factors']).default('all'))
     .option('--freeze-original', 'same as --train factors: layers that were not factorized keep their weights')
-    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default('constant'))
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default(DEFAULT_LR_SCHEDULE))
     .option('--warmup-steps <n>', 'steps over which the learning rate rises from 0', '0');
 }
 

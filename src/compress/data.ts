@@ -9,6 +9,7 @@ import type { Dataset } from '../data/types.js';
 import { checkLabels, readForMeasuring, readOptionsFor } from '../train/model-data.js';
 import type { LossKind } from '../train/loss.js';
 import type { InputShapes } from '../train/tensors.js';
+import { DEFAULT_DISTILL } from './defaults.js';
 import type { CompressOptions } from './options.js';
 
 /** The data of a run: where it came from, what trains, and the held-out part that measures. */
@@ -84,7 +85,7 @@ function checkStreamedLabels(file: string, labels: StreamedData['labels'], loss:
   }
 }
 
-/** α of the objective: the user's --distill, else 0 with labels and 1 (pure distillation) without. */
+/** α of the objective: the user's --distill, else DEFAULT_DISTILL with labels and 1 (pure distillation) without. */
 export function distillWeight(options: CompressOptions, data: SplitData): number {
   if (data.labelSize === 0) {
     if (options.distill !== undefined && options.distill < 1) {
@@ -92,6 +93,6 @@ export function distillWeight(options: CompressOptions, data: SplitData): number
     }
     return 1;
   }
-  return options.distill ?? 0;
+  return options.distill ?? DEFAULT_DISTILL;
 }
 

@@ -9,6 +9,7 @@ import type { RankSpec } from '../factorize/plan.js';
 import type { BackendChoice } from '../tf.js';
 import { GateLimitsSchema, type GateLimits } from '../report/gates.js';
 import { BackendSchema, RatioSchema, SvdMethodSchema, int, numeric, parseImageShape, parseOptions, parseShape } from '../options.js';
+import { DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_LR_SCHEDULE, DEFAULT_PATIENCE } from './defaults.js';
 
 /** Parse `--rank`: a positive integer for every layer, or `name=k,name=k`. */
 export function parseRank(text: string): RankSpec {
@@ -41,8 +42,8 @@ export function formatRank(spec: RankSpec): string {
   return [...spec.ranks].map(([n, k]) => `${n}=${k}`).join(',');
 }
 
-/** Fine-tuning epochs when --data is given and --epochs is not. */
-export const DEFAULT_EPOCHS = 3;
+// The fine-tuning defaults were chosen by measurement (bench/defaults.ts); defaults.ts says why each.
+export { DEFAULT_DISTILL, DEFAULT_EPOCHS, DEFAULT_PATIENCE } from './defaults.js';
 
 export const CompressOptionsSchema = z.object({
   model: z.string().min(1, 'the model path is empty'),
@@ -64,13 +65,14 @@ export const CompressOptionsSchema = z.object({
   /** Fine-tuning epochs; defaults to DEFAULT_EPOCHS with --data, 0 without. */
   epochs: numeric(int('--epochs', 0, 100_000)).optional(),
   batchSize: numeric(int('--batch-size', 1, 1 << 20)).default(32),
-  learningRate: numeric(z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10')).default(1e-3),
+  learningRate: numeric(z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10')).default(DEFAULT_LEARNING_RATE),
   seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
   distill: numeric(z.number({ error: '--distill must be a number' }).min(0, '--distill must be in [0, 1]').max(1, '--distill must be in [0, 1]')).optional(),
   temperature: numeric(z.number({ error: '--temperature must be a number' }).gt(0, '--temperature must be greater than 0').max(100, '--temperature must be at most 100')).default(2),
-  patience: numeric(int('--patience', 1, 100_000)).optional(),
+  /** Epochs without a better validation loss before stopping; 0 runs every epoch. Default DEFAULT_PATIENCE. */
+  patience: numeric(int('--patience', 0, 100_000)).default(DEFAULT_PATIENCE),
   train: z.enum(['all', 'factors'], { error: '--train must be "all" or "factors"' }).default('all'),
-  lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default('constant'),
+  lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default(DEFAULT_LR_SCHEDULE),
   warmupSteps: numeric(int('--warmup-steps', 0, 10_000_000)).default(0),
   stream: z.boolean().optional(),
   force: z.boolean().default(false),

@@ -114,7 +114,7 @@ function trainingReport(options: CompressOptions, objective: Objective | null, t
     train: options.train,
     schedule: options.lrSchedule,
     warmupSteps: options.warmupSteps,
-    ...(options.patience !== undefined ? { patience: options.patience } : {}),
+    ...(options.patience > 0 ? { patience: options.patience } : {}),
     bestEpoch: training.bestEpoch,
     stoppedEarly: training.stoppedEarly,
     ...(training.initialValidationLoss !== undefined ? { initialValidationLoss: training.initialValidationLoss } : {}),

@@ -63,7 +63,7 @@ async function train(run: Prepared, factorized: FactorizedModel, teacherPredicti
     teacher: original,
     validationTeacher: teacherPredictions,
     ...(options.train === 'factors' ? { trainLayers: factorLayerNames(factorized) } : {}),
-    ...(options.patience !== undefined ? { patience: options.patience } : {}),
+    ...(options.patience > 0 ? { patience: options.patience } : {}),
     schedule: options.lrSchedule,
     warmupSteps: options.warmupSteps,
     onEvent: emit,

@@ -34,6 +34,10 @@ describe('the fixtures, compressed and fine-tuned', () => {
         // Plain SVD: this checks that fine-tuning wins back a large truncation loss (whitening's own
         // loss is tested in test/compress/whiten.test.ts).
         method: 'svd',
+        // Label loss, as these bounds were set with: with the default mix (--distill 0.5, chosen at ~10×
+        // fewer parameters by bench/defaults.ts) digits-mlp at rank 16 ends 3 images of 359 lower
+        // (96.94% against 97.77%), 1.67 points below the original.
+        distill: 0,
         backend: 'wasm',
         out,
       });

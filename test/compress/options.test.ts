@@ -65,7 +65,12 @@ describe('resolveCompressOptions', () => {
 
   it('fills in the defaults', () => {
     const o = resolveCompressOptions(minimal);
-    assert.equal(o.epochs, 3);
+    // The fine-tuning defaults bench/defaults.ts chose (src/compress/defaults.ts).
+    assert.equal(o.epochs, 10);
+    assert.equal(o.patience, 2);
+    assert.equal(o.distill, undefined, 'the objective resolves it: 0.5 with labels, 1 without');
+    assert.equal(o.lrSchedule, 'constant');
+    assert.equal(o.train, 'all');
     assert.equal(o.batchSize, 32);
     assert.equal(o.validationSplit, 0.2);
     assert.equal(o.seed, 42);
@@ -87,6 +92,7 @@ describe('resolveCompressOptions', () => {
     assert.equal(o.validationSplit, 0);
     assert.equal(o.seed, 0);
     assert.equal(o.learningRate, 0.5);
+    assert.equal(resolveCompressOptions({ ...minimal, patience: 0 }).patience, 0, '--patience 0 runs every epoch');
     assert.equal(o.out, 'small');
     assert.equal(o.backend, 'cpu');
   });

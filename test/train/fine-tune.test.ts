@@ -34,7 +34,8 @@ describe('learningRateAt', () => {
 describe('fine-tuning through compress()', () => {
   it('keeps the best epoch by validation loss, and stops after --patience epochs without one', async () => {
     // A learning rate far too high makes later epochs worse: the kept weights must be the best ones.
-    const { report } = await compress({ model: DIGITS_MLP, rank: '8', data: DIGITS_TRAIN, validationData: DIGITS_TEST, epochs: 8, learningRate: 0.05, patience: 2, out: path.join(tempDir(), 'best') });
+    // Label loss only, so that the validation loss that picks the epoch is the loss evaluation reports.
+    const { report } = await compress({ model: DIGITS_MLP, rank: '8', data: DIGITS_TRAIN, validationData: DIGITS_TEST, epochs: 8, learningRate: 0.05, patience: 2, distill: 0, out: path.join(tempDir(), 'best') });
     const t = report?.training;
     assert.ok(t);
     const losses = t.epochs.map((e) => e.validationLoss as number);
@@ -45,6 +46,20 @@ describe('fine-tuning through compress()', () => {
     assert.ok(Math.abs((report?.evaluation?.fineTuned?.loss as number) - best) < 1e-5, `${report?.evaluation?.fineTuned?.loss} vs ${best}`);
     if (t.stoppedEarly) assert.equal(t.epochs.length - t.bestEpoch, 2);
     else assert.equal(t.epochs.length, 8);
+  });
+
+  it('stops early by default, and --patience 0 runs every epoch', async () => {
+    // The same run as above, whose validation loss gets worse after the first epochs at this rate.
+    const common = { model: DIGITS_MLP, rank: '8', data: DIGITS_TRAIN, validationData: DIGITS_TEST, epochs: 8, learningRate: 0.05 };
+    const byDefault = (await compress({ ...common, out: path.join(tempDir(), 'patience-default') })).report?.training;
+    const every = (await compress({ ...common, patience: 0, out: path.join(tempDir(), 'patience-0') })).report?.training;
+    assert.ok(byDefault && every);
+    assert.equal(byDefault.patience, 2);
+    assert.equal(byDefault.stoppedEarly, true);
+    assert.equal(byDefault.epochs.length - byDefault.bestEpoch, 2);
+    assert.equal(every.patience, undefined);
+    assert.equal(every.stoppedEarly, false);
+    assert.equal(every.epochs.length, 8);
   });
 
   it('with --train factors leaves every layer that was not factorized bit-identical', async () => {
@@ -103,7 +118,7 @@ describe('fine-tuning through compress()', () => {
     await writeFile(unlabelled, lines.map((l) => l.split(',').slice(0, 64).join(',')).join('\n') + '\n');
     // Plain SVD, whose large truncation loss is what the recovery is measured against.
     const common = { model: DIGITS_MLP, rank: '16', method: 'svd' as const, validationData: DIGITS_TEST, epochs: 10, validationSplit: 0 };
-    const labelled = await compress({ ...common, data: DIGITS_TRAIN, out: path.join(tempDir(), 'labelled') });
+    const labelled = await compress({ ...common, data: DIGITS_TRAIN, distill: 0, out: path.join(tempDir(), 'labelled') });
     const distilled = await compress({ ...common, data: unlabelled, label: 'none', out: path.join(tempDir(), 'distilled') });
     assert.equal(distilled.report?.training?.distill, 1);
     const a = labelled.report?.evaluation?.fineTuned?.accuracy as number;

@@ -2,6 +2,7 @@
  * `lowrank compress`: its flags. The handler (and with it TensorFlow.js) loads only when it runs.
  */
 import { Option, type Command } from 'commander';
+import { DEFAULT_EPOCHS } from '../../compress/defaults.js';
 import { backendFlag, calibrationFlag, colorFlag, datasetFlags, formatFlags, gateFlags, layersFlag, nonfiniteFlag, setupFlag, svdFlag, trainingFlags } from '../flags.js';
 
 export function compressCommand(cli: Command, signal: AbortSignal): void {
@@ -16,7 +17,7 @@ export function compressCommand(cli: Command, signal: AbortSignal): void {
   layersFlag(calibrationFlag(cmd));
   datasetFlags(cmd, 'fine-tuning and evaluation')
     .option('-o, --out <dir>', 'output folder (default: <model folder>-lowrank)')
-    .option('-e, --epochs <n>', 'fine-tuning epochs; 0 factorizes only (default: 3 with --data, 0 without)');
+    .option('-e, --epochs <n>', `fine-tuning epochs; 0 factorizes only (default: ${DEFAULT_EPOCHS} with --data, 0 without)`);
   trainingFlags(cmd);
   backendFlag(cmd)
     .option('-f, --force', 'replace an output folder that lowrank wrote (nothing else is ever replaced)')
