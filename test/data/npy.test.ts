@@ -144,14 +144,11 @@ describe('readDataset: .npy features', () => {
     const n = 1_500_000; // 12 MB of float64: three 4 MB chunks
     const values = new Float64Array(n).map((_, i) => i / 4);
     const file = await npyFile('<f8', [n / 3, 3], new Uint8Array(values.buffer));
-    const start = performance.now();
     const ds = await readDataset(file, { featureSize: 3 });
-    const elapsed = performance.now() - start;
     assert.equal(ds.count, n / 3);
     assert.equal(ds.x[0], 0);
     assert.equal(ds.x[524_288], 131_072);
     assert.equal(ds.x[n - 1], (n - 1) / 4);
-    assert.ok(elapsed < 2000, `took ${elapsed.toFixed(0)} ms`);
   });
 
   it('multiplies features by inputScale', async () => {
