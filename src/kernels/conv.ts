@@ -63,15 +63,11 @@ function tapSpan(info: ConvInfo, yc: number): [first: number, end: number, xc: n
   return [first, end, left + first];
 }
 
-/**
- * Every contiguous run a patch matrix [N×K] shares with x: output position n's window row r, the taps
- * inside x. `visit(xAt, colAt, length)` gets the run's offsets in x and in the patch matrix; im2col
- * copies x → P along these runs and col2im adds P → dx along the same ones, so the two stay exact
- * mirrors by construction.
- */
-function patchRuns(info: ConvInfo, visit: (xAt: number, colAt: number, length: number) => void): void {
+/** P [N×K] written into `out`: row n holds output position n's window, zero outside x. */
+function im2col(xs: Float32Array, info: ConvInfo, out: Float32Array): void {
   const { batchSize, inHeight, inWidth, inChannels: cin, outHeight, outWidth, filterHeight, filterWidth, strideHeight } = info;
   const k = filterHeight * filterWidth * cin;
+  if (padded(info)) out.fill(0);
   let n = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let yr = 0; yr < outHeight; yr++) {
@@ -82,27 +78,37 @@ function patchRuns(info: ConvInfo, visit: (xAt: number, colAt: number, length: n
         for (let r = 0; r < filterHeight; r++) {
           const xr = yr * strideHeight + r - info.padInfo.top;
           if (xr < 0 || xr >= inHeight) continue;
-          visit(((b * inHeight + xr) * inWidth + xc) * cin, n * k + (r * filterWidth + first) * cin, length);
+          const from = ((b * inHeight + xr) * inWidth + xc) * cin;
+          const to = n * k + (r * filterWidth + first) * cin;
+          for (let i = 0; i < length; i++) out[to + i] = xs[from + i] as number;
         }
       }
     }
   }
 }
 
-/** P [N×K] written into `out`: row n holds output position n's window, zero outside x. */
-function im2col(xs: Float32Array, info: ConvInfo, out: Float32Array): void {
-  if (padded(info)) out.fill(0);
-  patchRuns(info, (xAt, colAt, length) => {
-    for (let i = 0; i < length; i++) out[colAt + i] = xs[xAt + i] as number;
-  });
-}
-
 /** dx: each row of `cols` [N×K] added back where im2col took its patch from, summed in float64. */
 function col2im(cols: Float32Array, info: ConvInfo, dx: Float32Array): void {
+  const { batchSize, inHeight, inWidth, inChannels: cin, outHeight, outWidth, filterHeight, filterWidth, strideHeight } = info;
+  const k = filterHeight * filterWidth * cin;
   const sums = new Float64Array(dx.length);
-  patchRuns(info, (xAt, colAt, length) => {
-    for (let i = 0; i < length; i++) sums[xAt + i] = (sums[xAt + i] as number) + (cols[colAt + i] as number);
-  });
+  let n = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let yr = 0; yr < outHeight; yr++) {
+      for (let yc = 0; yc < outWidth; yc++, n++) {
+        const [first, end, xc] = tapSpan(info, yc);
+        if (end <= first) continue;
+        const length = (end - first) * cin;
+        for (let r = 0; r < filterHeight; r++) {
+          const xr = yr * strideHeight + r - info.padInfo.top;
+          if (xr < 0 || xr >= inHeight) continue;
+          const to = ((b * inHeight + xr) * inWidth + xc) * cin;
+          const from = n * k + (r * filterWidth + first) * cin;
+          for (let i = 0; i < length; i++) sums[to + i] = (sums[to + i] as number) + (cols[from + i] as number);
+        }
+      }
+    }
+  }
   dx.set(sums);
 }
 
