@@ -16,6 +16,8 @@ import { memorySource, type BatchSource } from '../data/stream.js';
 import { featureTensors, labelTensor, modelInput, predictAll, type InputShapes } from './tensors.js';
 import { FusedAdam } from './fused-adam.js';
 import { referenceKernels } from '../kernels/wasm-fallbacks.js';
+import { denseChain, denseGradients } from './dense-step.js';
+import { crossEntropyHead, headCovers } from './dense-loss.js';
 
 export type LearningRateSchedule = 'constant' | 'cosine' | 'linear';
 
@@ -39,6 +41,8 @@ export interface FineTuneOptions {
   /** Steps over which the learning rate rises linearly from 0 at the start. */
   warmupSteps?: number;
   onEvent?: (event: TrainEvent) => void;
+  /** Told once which training step runs: the Dense-chain path (dense-step.ts) or the general one (for tests). */
+  onStep?: (step: 'dense-chain' | 'general') => void;
 }
 
 /** Progress of fine-tuning, tagged by `status` so listeners can switch on it. */
@@ -154,6 +158,12 @@ async function trainEpochs(
   const rate = optimizer as unknown as { learningRate: number };
   const needsTeacher = objective.distill > 0;
   if (needsTeacher && options.teacher === undefined) throw new Error('distillation needs the teacher model');
+  // A chain of Dense layers trains without Layers' apply and the tape (dense-step.ts); any other model
+  // takes the general step below.
+  const chain = denseChain(model, variables);
+  const classes = chain?.stages[chain.stages.length - 1]?.kernel.shape[1] ?? 0;
+  const jsHead = chain !== undefined && headCovers(objective, train.labelSize, classes);
+  options.onStep?.(chain === undefined ? 'general' : 'dense-chain');
 
   const validate = (): number | undefined => {
     if (validation === undefined || validation.count === 0) return undefined;
@@ -186,8 +196,15 @@ async function trainEpochs(
         rate.learningRate = learningRate;
         const loss = tf.tidy(() => {
           const xs = modelInput(featureTensors(batch, shapes));
-          const ys = objective.distill < 1 ? labelTensor(batch) : undefined;
+          const ys = objective.distill < 1 && !jsHead ? labelTensor(batch) : undefined;
           const teacher = needsTeacher ? (options.teacher!.predict(xs) as tf.Tensor) : undefined;
+          if (chain !== undefined) {
+            const head = jsHead ? (outputs: Float32Array, grad: Float32Array) => crossEntropyHead(objective, outputs, batch.y, teacher?.dataSync() as Float32Array | undefined, batch.count, classes, grad) : undefined;
+            const { value, grads } = denseGradients(chain, xs as tf.Tensor, variables, (predictions) => objectiveLoss(objective, predictions, ys, teacher), head);
+            optimizer.applyGradients(grads);
+            for (const w of constrained) w.write(w.constraint.apply(w.read()));
+            return value;
+          }
           const cost = optimizer.minimize(
             () => {
               const predictions = model.apply(xs, { training: true }) as tf.Tensor;
