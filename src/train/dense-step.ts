@@ -21,6 +21,7 @@ import { tf } from '../tf.js';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { allocate, view } from '../kernels/heap.js';
 import { referenceKernels } from '../kernels/wasm-fallbacks.js';
+import { loops } from './wasm-loops.js';
 
 /** The activations this path differentiates; relu and linear are fused into the product as Dense does. */
 type Activation = 'linear' | 'relu' | 'softmax' | 'sigmoid' | 'tanh';
@@ -130,6 +131,9 @@ export function denseGradients(
   const fused = (a: TensorInfo, b: TensorInfo, bias: TensorInfo | undefined, activation: string): TensorInfo =>
     as2d(fusedKernel({ inputs: bias === undefined ? { a: as3d(a), b: as3d(b) } : { a: as3d(a), b: as3d(b), bias }, backend, attrs: { ...attrs, activation, leakyreluAlpha: 0.2 } }));
   const transpose = (info: TensorInfo): TensorInfo => transposeKernel({ inputs: { x: info }, backend, attrs: { perm: [1, 0] } });
+  const simd = loops(backend);
+  /** A tensor's byte offset in the heap (stable until it is freed, unlike a view). */
+  const at = (info: TensorInfo): number => view(backend, info).byteOffset;
   const temporaries: TensorInfo[] = [];
   const temporary = (info: TensorInfo): TensorInfo => {
     temporaries.push(info);
@@ -178,9 +182,15 @@ export function denseGradients(
       const units = stage.kernel.shape[1] as number;
       const dz = temporary(allocate(backend, [rows, units]));
       const db = stage.trainBias ? allocate(backend, [units]) : undefined;
-      activationBackward(stage.activation, view(backend, outputs[i] as TensorInfo), view(backend, upstream), view(backend, dz), rows, units);
+      const y = outputs[i] as TensorInfo;
+      // relu's derivative and the bias sums in wasm SIMD where there is (wasm-loops.ts), else here.
+      if (simd !== undefined && stage.activation === 'relu') simd.reluBackward(at(y), at(upstream), at(dz), rows * units);
+      else activationBackward(stage.activation, view(backend, y), view(backend, upstream), view(backend, dz), rows, units);
       if (db !== undefined) {
-        columnSums(view(backend, dz), rows, units, view(backend, db));
+        if (simd !== undefined) {
+          view(backend, db).fill(0);
+          simd.addRows(at(dz), rows, units, at(db));
+        } else columnSums(view(backend, dz), rows, units, view(backend, db));
         keep(stage.bias as tf.Variable, db);
       }
       if (stage.trainKernel) {
