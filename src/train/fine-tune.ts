@@ -88,8 +88,11 @@ export async function fineTune(model: tf.LayersModel, train: Dataset | BatchSour
   // LOWRANK_REFERENCE_KERNELS=1 (the benchmark's "before") keeps tfjs's.
   const optimizer = referenceKernels() ? tf.train.adam(options.learningRate) : new FusedAdam(options.learningRate);
   const restoreCalls = runInInferenceMode(frozen);
+  // The teacher's outputs do not change: for data in memory they are computed once, not every epoch.
+  const cached = options.objective.distill > 0 && options.teacher !== undefined && !('batches' in train) ? withTeacherOutputs(options.teacher, train, options.shapes) : undefined;
   try {
-    return await trainEpochs(model, 'batches' in train ? train : memorySource(train), validation, options, optimizer, trained);
+    const source = cached !== undefined ? memorySource(cached.data) : 'batches' in train ? train : memorySource(train);
+    return await trainEpochs(model, source, validation, options, optimizer, trained, cached?.columns);
   } finally {
     restoreCalls();
     optimizer.dispose();
@@ -144,6 +147,7 @@ async function trainEpochs(
   options: FineTuneOptions,
   optimizer: tf.Optimizer,
   layerVariables: readonly tf.LayerVariable[],
+  teacherColumns?: TeacherColumns,
 ): Promise<FineTuneResult> {
   const { epochs, batchSize, shapes, objective } = options;
   const rng = createRng(options.seed);
@@ -162,7 +166,7 @@ async function trainEpochs(
   // takes the general step below.
   const chain = denseChain(model, variables);
   const classes = chain?.stages[chain.stages.length - 1]?.kernel.shape[1] ?? 0;
-  const jsHead = chain !== undefined && headCovers(objective, train.labelSize, classes);
+  const jsHead = chain !== undefined && headCovers(objective, teacherColumns?.labelSize ?? train.labelSize, classes);
   options.onStep?.(chain === undefined ? 'general' : 'dense-chain');
 
   const validate = (): number | undefined => {
@@ -191,15 +195,21 @@ async function trainEpochs(
       let seen = 0;
       let learningRate = options.learningRate;
       let b = 0;
-      for await (const batch of train.batches(batchSize, rng)) {
+      for await (const stored of train.batches(batchSize, rng)) {
+        // With the teacher's outputs stored beside the labels, split them off.
+        const { batch, teacherValues } = teacherColumns === undefined ? { batch: stored, teacherValues: undefined } : splitTeacher(stored, teacherColumns);
         learningRate = learningRateAt(options.learningRate, step, totalSteps, options.schedule ?? 'constant', options.warmupSteps ?? 0);
         rate.learningRate = learningRate;
         const loss = tf.tidy(() => {
           const xs = modelInput(featureTensors(batch, shapes));
           const ys = objective.distill < 1 && !jsHead ? labelTensor(batch) : undefined;
-          const teacher = needsTeacher ? (options.teacher!.predict(xs) as tf.Tensor) : undefined;
+          const teacher = !needsTeacher
+            ? undefined
+            : teacherValues !== undefined && teacherColumns !== undefined
+              ? tf.tensor(teacherValues, [batch.count, ...teacherColumns.outputShape])
+              : (options.teacher!.predict(xs) as tf.Tensor);
           if (chain !== undefined) {
-            const head = jsHead ? (outputs: Float32Array, grad: Float32Array) => crossEntropyHead(objective, outputs, batch.y, teacher?.dataSync() as Float32Array | undefined, batch.count, classes, grad) : undefined;
+            const head = jsHead ? (outputs: Float32Array, grad: Float32Array) => crossEntropyHead(objective, outputs, batch.y, teacherValues ?? (teacher?.dataSync() as Float32Array | undefined), batch.count, classes, grad) : undefined;
             const { value, grads } = denseGradients(chain, xs as tf.Tensor, variables, (predictions) => objectiveLoss(objective, predictions, ys, teacher), head);
             optimizer.applyGradients(grads);
             for (const w of constrained) w.write(w.constraint.apply(w.read()));
@@ -267,4 +277,55 @@ async function trainEpochs(
     tf.dispose(bestWeights);
   }
   return { history, bestEpoch, ...(initialValidationLoss !== undefined ? { initialValidationLoss } : {}), stoppedEarly };
+}
+
+/** Where the teacher's outputs sit in a training dataset's label rows (after the labels). */
+interface TeacherColumns {
+  /** The labels' own width (0 without labels). */
+  labelSize: number;
+  outputShape: number[];
+  hasLabels: boolean;
+}
+
+/** Above this many bytes of teacher outputs, the teacher runs on every batch instead. */
+const TEACHER_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The training set with the teacher's outputs appended to each label row, computed once in batches:
+ * the same values the teacher gives batch by batch (its predict is inference, row by row), without
+ * running it again every epoch. Undefined for a teacher with several or open-sized outputs, or when
+ * they would take more than TEACHER_CACHE_BYTES.
+ */
+function withTeacherOutputs(teacher: tf.LayersModel, train: Dataset, shapes: InputShapes): { data: Dataset; columns: TeacherColumns } | undefined {
+  const output = teacher.outputs.length === 1 ? teacher.outputs[0] : undefined;
+  const outputShape = output?.shape.slice(1);
+  if (outputShape === undefined || outputShape.some((d) => d === null)) return undefined;
+  const width = (outputShape as number[]).reduce((a, b) => a * b, 1);
+  if (train.count * width * 4 > TEACHER_CACHE_BYTES) return undefined;
+  const predictions = predictAll(teacher, train, shapes);
+  const values = predictions.dataSync() as Float32Array;
+  predictions.dispose();
+  const labelSize = train.y === undefined ? 0 : train.labelSize;
+  const stride = labelSize + width;
+  const y = new Float32Array(train.count * stride);
+  for (let r = 0; r < train.count; r++) {
+    if (train.y !== undefined) y.set(train.y.subarray(r * labelSize, (r + 1) * labelSize), r * stride);
+    y.set(values.subarray(r * width, (r + 1) * width), r * stride + labelSize);
+  }
+  return { data: { ...train, y, labelSize: stride }, columns: { labelSize, outputShape: outputShape as number[], hasLabels: train.y !== undefined } };
+}
+
+/** A batch of the widened dataset back as the batch of labels and its teacher outputs. */
+function splitTeacher(stored: Dataset, columns: TeacherColumns): { batch: Dataset; teacherValues: Float32Array } {
+  const rows = stored.count;
+  const stride = stored.labelSize;
+  const width = stride - columns.labelSize;
+  const all = stored.y as Float32Array;
+  const teacherValues = new Float32Array(rows * width);
+  const labels = columns.hasLabels ? new Float32Array(rows * columns.labelSize) : undefined;
+  for (let r = 0; r < rows; r++) {
+    if (labels !== undefined) labels.set(all.subarray(r * stride, r * stride + columns.labelSize), r * columns.labelSize);
+    teacherValues.set(all.subarray(r * stride + columns.labelSize, (r + 1) * stride), r * width);
+  }
+  return { batch: { ...stored, labelSize: columns.labelSize, y: labels }, teacherValues };
 }

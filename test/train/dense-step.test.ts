@@ -16,6 +16,7 @@ import { crossEntropyHead, headCovers } from '../../src/train/dense-loss.js';
 import { objectiveLoss, type Objective } from '../../src/train/loss.js';
 import { fineTune } from '../../src/train/fine-tune.js';
 import { featureTensors, labelTensor } from '../../src/train/tensors.js';
+import { memorySource } from '../../src/data/stream.js';
 import { DIGITS_CNN, DIGITS_MLP, DIGITS_TRAIN, FIXTURES } from '../helpers.js';
 
 const FASHION_MLP = path.join(FIXTURES, 'fashion-mlp', 'model.json');
@@ -246,6 +247,45 @@ describe('Dense-chain step inside fineTune', () => {
         delete process.env['LOWRANK_GENERAL_STEP'];
         model.dispose();
       }
+    }
+  });
+});
+
+describe('the teacher\'s outputs, computed once for data in memory', () => {
+  it('give the same training as the teacher run on every batch, with the teacher run once, not every epoch', async () => {
+    const all = await fashion();
+    const train: Dataset = { ...all, count: 200, x: all.x.subarray(0, 200 * 784), y: (all.y as Float32Array).subarray(0, 200) };
+    const run = async (source: Dataset | ReturnType<typeof memorySource>, general: boolean): Promise<{ weights: Float32Array[]; losses: number[]; predictCalls: number }> => {
+      const student = await factorized(FASHION_MLP, 16);
+      const teacher = (await loadModel(FASHION_MLP)).model;
+      let predictCalls = 0;
+      const predict = teacher.predict.bind(teacher);
+      teacher.predict = (x, config) => {
+        predictCalls++;
+        return predict(x, config);
+      };
+      process.env['LOWRANK_GENERAL_STEP'] = general ? '1' : '0';
+      try {
+        const result = await fineTune(student, source, undefined, { objective: sparse(0.5, 2), epochs: 3, batchSize: 32, learningRate: 1e-3, seed: 9, shapes: [[784]], teacher });
+        return { weights: student.getWeights().map((w) => w.dataSync() as Float32Array), losses: result.history.map((h) => h.loss), predictCalls };
+      } finally {
+        delete process.env['LOWRANK_GENERAL_STEP'];
+        student.dispose();
+        teacher.dispose();
+      }
+    };
+    for (const general of [false, true]) {
+      const cached = await run(train, general);
+      // A BatchSource (what streamed files give) has no samples to compute ahead: the teacher runs per batch.
+      const perBatch = await run(memorySource(train), general);
+      assert.equal(cached.predictCalls, 1, 'one predict over the 200 samples (predictAll batches by 256)');
+      assert.equal(perBatch.predictCalls, 3 * 7, 'one predict per batch and epoch');
+      cached.losses.forEach((loss, i) => assert.ok(Math.abs(loss - (perBatch.losses[i] as number)) <= 1e-6 * Math.abs(loss), `epoch ${i + 1}: ${loss} vs ${perBatch.losses[i]}`));
+      cached.weights.forEach((w, i) => {
+        let diff = 0;
+        for (let k = 0; k < w.length; k++) diff = Math.max(diff, Math.abs((w[k] as number) - ((perBatch.weights[i] as Float32Array)[k] as number)));
+        assert.ok(diff <= 1e-6, `${general ? 'general' : 'dense-chain'} step: weight ${i} differs by ${diff}`);
+      });
     }
   });
 });
