@@ -193,14 +193,24 @@ export function denseGradients(
         } else columnSums(view(backend, dz), rows, units, view(backend, db));
         keep(stage.bias as tf.Variable, db);
       }
+      // XNNPACK packs a product's second operand anew for every new tensor (~8 ns an element here,
+      // more than the product itself at these sizes), so each product is arranged to pack the
+      // smaller of the two: the layer's input X (rows × fan-in) or dZ (rows × units).
+      const fanIn = stage.kernel.shape[0] as number;
+      let dzt: TensorInfo | undefined;
       if (stage.trainKernel) {
-        // dW = Xᵀ·dZ: XNNPACK packs dZ (rows × units), not the larger Xᵀ.
-        const xt = temporary(transpose(inputs[i] as TensorInfo));
-        keep(stage.kernel, matMul(xt, dz));
+        if (fanIn < units) {
+          // dW = (dZᵀ·X)ᵀ, packing X (a factor's narrow input).
+          dzt = temporary(transpose(dz));
+          keep(stage.kernel, transpose(temporary(matMul(dzt, inputs[i] as TensorInfo))));
+        } else {
+          // dW = Xᵀ·dZ, packing dZ.
+          keep(stage.kernel, matMul(temporary(transpose(inputs[i] as TensorInfo)), dz));
+        }
       }
       if (i > lastNeeded) {
-        // dX = (W·dZᵀ)ᵀ: again the small dZᵀ is the packed operand.
-        const dzt = temporary(transpose(dz));
+        // dX = (W·dZᵀ)ᵀ, packing dZᵀ.
+        dzt ??= temporary(transpose(dz));
         upstream = temporary(transpose(temporary(matMul(stage.kernel, dzt))));
       }
     }
