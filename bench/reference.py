@@ -97,8 +97,9 @@ def train(kind, threads):
 
     epoch()
     start = time.perf_counter()
+    cpu = time.process_time()
     epoch()
-    print(json.dumps({'samplesPerSecond': count / (time.perf_counter() - start), 'threads': threads}))
+    print(json.dumps({'samplesPerSecond': count / (time.perf_counter() - start), 'cpuSamplesPerSecond': count / (time.process_time() - cpu), 'threads': threads}))
 
 
 if __name__ == '__main__':

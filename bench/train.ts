@@ -3,7 +3,7 @@
  * configuration trains in its own process (the kernels are chosen when the backend starts), the
  * processes alternate, and the median of the rounds is reported.
  *
- *   npx tsx bench/train.ts [cnn|mlp|all] [--rounds 3] [--profile]
+ *   npx tsx bench/train.ts [cnn|mlp|all] [--rounds 3] [--profile] [--torch [1,2]]
  *
  * Models (issue 11), built in memory with seeded weights and factorized by lowrank's own planModel /
  * applyPlan: the CNN Conv2D 32 3×3 → MaxPool → Conv2D 64 3×3 → MaxPool → Dense 128 → Dense 10 on
@@ -12,10 +12,16 @@
  * Training is lowrank's fineTune (Adam, batch 32, sparse categorical cross-entropy); samples/s is
  * that of the second epoch, the first being warm-up. `--profile` prints one step's kernel times.
  *
- * With LOWRANK_REFERENCE_KERNELS=1 the kernels are those before issue 11 (src/kernels).
+ * With LOWRANK_REFERENCE_KERNELS=1 the kernels are those before issue 11 (src/kernels). The MLP also
+ * runs with the new kernels and the general training step (LOWRANK_GENERAL_STEP=1), the measure of
+ * src/train/dense-step.ts. `--torch` runs bench/reference.py's PyTorch training with 1 thread (`--torch 1,2`:
+ * with 1 and with 2) in every round too (where /usr/bin/python3 has torch), so that its ratio pairs
+ * runs made under the same load. Each
+ * rate is also given per CPU-second, which moves less with the machine's load.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { initBackend, tf } from '../src/tf.js';
@@ -102,6 +108,10 @@ async function factorized(kind: TrainModel): Promise<tf.LayersModel> {
 
 interface WorkerResult {
   samplesPerSecond: number;
+  /** Samples per second of CPU time (user + system) in the timed epoch. */
+  cpuSamplesPerSecond: number;
+  /** Which training step fineTune took (src/train/dense-step.ts or the general one). */
+  step: string;
   samples: number;
   source: string;
   referenceKernels: boolean;
@@ -117,10 +127,17 @@ async function measure(kind: TrainModel, profile: boolean): Promise<WorkerResult
   const model = await factorized(kind);
   const shapes = [kind === 'cnn' ? [28, 28, 1] : [784]];
   const objective = { kind: 'sparse-categorical-crossentropy' as const, distill: 0, temperature: 2, fromLogits: false };
-  const result = await fineTune(model, train, undefined, { objective, epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 42, shapes });
+  // CPU time of the timed epoch too: on a loaded machine it moves less than the wall-clock rate.
+  const cpu: number[] = [];
+  const onEvent = (e: { status: string }): void => {
+    if (e.status === 'epoch') cpu.push(process.cpuUsage().user + process.cpuUsage().system);
+  };
+  let step = '';
+  const result = await fineTune(model, train, undefined, { objective, epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 42, shapes, onEvent, onStep: (s) => (step = s) });
   if (profile) await printProfile(model, train, shapes[0] as number[]);
   model.dispose();
-  return { samplesPerSecond: result.history[1]?.samplesPerSecond ?? NaN, samples: count, source: data.source, referenceKernels: reference };
+  const cpuSeconds = ((cpu[1] ?? NaN) - (cpu[0] ?? NaN)) / 1e6;
+  return { samplesPerSecond: result.history[1]?.samplesPerSecond ?? NaN, cpuSamplesPerSecond: count / cpuSeconds, step, samples: count, source: data.source, referenceKernels: reference };
 }
 
 /** Kernel time of a training step (mean of ten), by kernel, largest first (stderr). */
@@ -150,15 +167,30 @@ async function printProfile(model: tf.LayersModel, train: Dataset, shape: number
   optimizer.dispose();
 }
 
-/** Run `measure` in a child process with or without the reference kernels. */
-function child(kind: TrainModel, reference: boolean): WorkerResult {
+/**
+ * The configurations measured: issue 11's kernels and training step ("fast"), the same kernels with
+ * the general training step (LOWRANK_GENERAL_STEP=1: model.apply under tfjs's tape; MLP only, the
+ * Dense-chain step does not apply to the CNN), and everything as before issue 11 ("reference":
+ * LOWRANK_REFERENCE_KERNELS=1, which also turns the Dense-chain step off).
+ */
+type Config = 'fast' | 'general' | 'reference';
+
+/** Run `measure` in a child process in one configuration. */
+function child(kind: TrainModel, config: Config): WorkerResult {
   const run = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--worker', kind], {
     encoding: 'utf8',
-    env: { ...process.env, LOWRANK_REFERENCE_KERNELS: reference ? '1' : '0' },
+    env: { ...process.env, LOWRANK_REFERENCE_KERNELS: config === 'reference' ? '1' : '0', LOWRANK_GENERAL_STEP: config === 'general' ? '1' : '0' },
     maxBuffer: 1 << 24,
   });
-  if (run.status !== 0) throw new Error(`bench worker (${kind}, reference ${reference}) exited ${run.status}: ${run.stderr.slice(-2000)}`);
+  if (run.status !== 0) throw new Error(`bench worker (${kind}, ${config}) exited ${run.status}: ${run.stderr.slice(-2000)}`);
   return JSON.parse(run.stdout.trim().split('\n').pop() as string) as WorkerResult;
+}
+
+/** bench/reference.py's training run (PyTorch), or undefined where /usr/bin/python3 lacks torch. */
+function torchChild(kind: TrainModel, threads: number): { samplesPerSecond: number; cpuSamplesPerSecond: number } | undefined {
+  const run = spawnSync('/usr/bin/python3', [path.join(import.meta.dirname, 'reference.py'), 'train', kind, String(threads)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (run.status !== 0) return undefined;
+  return JSON.parse(run.stdout.trim().split('\n').pop() as string) as { samplesPerSecond: number; cpuSamplesPerSecond: number };
 }
 
 export interface TrainBenchRow {
@@ -167,6 +199,14 @@ export interface TrainBenchRow {
   /** Median samples/s over the rounds, with issue 11's kernels and with the ones before. */
   fast: number;
   reference: number;
+  /** The MLP with issue 11's kernels but the general training step (model.apply and the tape). */
+  general?: number;
+  /** Median samples/s of CPU time, the same three configurations. */
+  cpu: { fast: number; reference: number; general?: number };
+  /** PyTorch (bench/reference.py) in the same rounds, by thread count, when asked and installed. */
+  torch?: Record<number, number>;
+  /** The same per CPU-second (all of its threads' time). */
+  torchCpu?: Record<number, number>;
   rounds: number;
   source: string;
 }
@@ -177,29 +217,67 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
-/** Alternate the two configurations `rounds` times per model and take medians. */
-export function benchTraining(models: readonly TrainModel[], rounds = 3, log: (line: string) => void = () => {}): TrainBenchRow[] {
+/**
+ * Alternate the configurations `rounds` times per model and take medians. With `torch`, PyTorch
+ * with 1 and 2 threads runs in every round too, so that its figures pair with ours under the same load.
+ */
+export function benchTraining(models: readonly TrainModel[], rounds = 3, log: (line: string) => void = () => {}, torchThreads: readonly number[] = []): TrainBenchRow[] {
   return models.map((kind) => {
-    const fast: number[] = [];
-    const reference: number[] = [];
+    const configs: Config[] = kind === 'mlp' ? ['fast', 'general', 'reference'] : ['fast', 'reference'];
+    const wall = new Map<Config, number[]>(configs.map((c) => [c, []]));
+    const cpu = new Map<Config, number[]>(configs.map((c) => [c, []]));
+    const torchRuns = new Map<number, number[]>(torchThreads.map((t) => [t, []]));
+    const torchCpu = new Map<number, number[]>(torchThreads.map((t) => [t, []]));
     let source = '';
     for (let r = 0; r < rounds; r++) {
-      const a = child(kind, false);
-      const b = child(kind, true);
-      fast.push(a.samplesPerSecond);
-      reference.push(b.samplesPerSecond);
-      source = a.source;
-      log(`  ${kind} round ${r + 1}: ${a.samplesPerSecond.toFixed(0)} samples/s with issue 11's kernels, ${b.samplesPerSecond.toFixed(1)} without`);
+      const parts: string[] = [];
+      for (const config of configs) {
+        const result = child(kind, config);
+        wall.get(config)?.push(result.samplesPerSecond);
+        cpu.get(config)?.push(result.cpuSamplesPerSecond);
+        source = result.source;
+        parts.push(`${config} ${result.samplesPerSecond.toFixed(0)} (${result.step} step; ${result.cpuSamplesPerSecond.toFixed(0)} per CPU-second)`);
+      }
+      log(`  ${kind} round ${r + 1}, load ${os.loadavg()[0]?.toFixed(1)}: ${parts.join(', ')} samples/s`);
+      for (const threads of torchThreads) {
+        const rate = torchChild(kind, threads);
+        if (rate === undefined) continue;
+        torchRuns.get(threads)?.push(rate.samplesPerSecond);
+        torchCpu.get(threads)?.push(rate.cpuSamplesPerSecond);
+        log(`  ${kind} round ${r + 1}, load ${os.loadavg()[0]?.toFixed(1)}: PyTorch with ${threads} thread(s) ${rate.samplesPerSecond.toFixed(0)} samples/s (${rate.cpuSamplesPerSecond.toFixed(0)} per CPU-second)`);
+      }
     }
-    return { model: kind, rank: RANKS[kind], fast: median(fast), reference: median(reference), rounds, source };
+    const m = (c: Config): number => median(wall.get(c) ?? []);
+    const mc = (c: Config): number => median(cpu.get(c) ?? []);
+    const medians = (runs: Map<number, number[]>): Record<number, number> => Object.fromEntries([...runs].filter(([, xs]) => xs.length > 0).map(([t, xs]) => [t, median(xs)]));
+    const torchMedians = medians(torchRuns);
+    return {
+      model: kind,
+      rank: RANKS[kind],
+      fast: m('fast'),
+      reference: m('reference'),
+      ...(configs.includes('general') ? { general: m('general') } : {}),
+      cpu: { fast: mc('fast'), reference: mc('reference'), ...(configs.includes('general') ? { general: mc('general') } : {}) },
+      ...(Object.keys(torchMedians).length > 0 ? { torch: torchMedians, torchCpu: medians(torchCpu) } : {}),
+      rounds,
+      source,
+    };
   });
 }
 
 export function formatTrainRows(rows: readonly TrainBenchRow[]): string[] {
-  return rows.map(
-    (r) =>
-      `fine-tune ${r.model.toUpperCase()} rank ${r.rank}, batch 32 (${r.source}): ${r.fast.toFixed(0)} samples/s with the new kernels vs ${r.reference.toFixed(1)} before → ${(r.fast / r.reference).toFixed(1)}× (median of ${r.rounds})`,
-  );
+  return rows.map((r) => {
+    const general = r.general === undefined ? '' : `; ${r.general.toFixed(0)} with the new kernels but the general step (${(r.fast / r.general).toFixed(2)}× faster)`;
+    const torch =
+      r.torch === undefined
+        ? ''
+        : `; PyTorch in the same rounds ${Object.entries(r.torch)
+            .map(([t, v]) => `${v.toFixed(0)} with ${t} thread(s)`)
+            .join(', ')} → lowrank ${(r.fast / Math.max(...Object.values(r.torch))).toFixed(2)}× the faster; per CPU-second lowrank ${r.cpu.fast.toFixed(0)}, PyTorch ${Object.values(r.torchCpu ?? {})
+            .map((v) => v.toFixed(0))
+            .join(' / ')} → ${(r.cpu.fast / Math.max(...Object.values(r.torchCpu ?? {}))).toFixed(2)}×`;
+    return `fine-tune ${r.model.toUpperCase()} rank ${r.rank}, batch 32 (${r.source}): ${r.fast.toFixed(0)} samples/s with the new kernels vs ${r.reference.toFixed(1)} before → ${(r.fast / r.reference).toFixed(1)}× (median of ${r.rounds})${general}${torch}`;
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -212,10 +290,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const result = await measure(kind, true);
     console.log(`${kind}: ${result.samplesPerSecond.toFixed(1)} samples/s (reference kernels: ${result.referenceKernels})`);
   } else {
-    const which = args.find((a) => !a.startsWith('--') && !/^\d+$/.test(a)) ?? 'all';
+    const which = args.find((a) => !a.startsWith('--') && !/^[\d,]+$/.test(a)) ?? 'all';
     const roundsAt = args.indexOf('--rounds');
     const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 3;
     const models: TrainModel[] = which === 'all' ? ['cnn', 'mlp'] : [which as TrainModel];
-    for (const line of formatTrainRows(benchTraining(models, rounds, (l) => console.error(l)))) console.log(line);
+    // --torch: PyTorch with 1 thread in every round (its 2-thread runs collapse under load); --torch 1,2: both.
+    const torchAt = args.indexOf('--torch');
+    const torchThreads = torchAt < 0 ? [] : /^[\d,]+$/.test(args[torchAt + 1] ?? '') ? (args[torchAt + 1] as string).split(',').map(Number) : [1];
+    for (const line of formatTrainRows(benchTraining(models, rounds, (l) => console.error(l), torchThreads))) console.log(line);
   }
 }
