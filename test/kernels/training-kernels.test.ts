@@ -26,6 +26,8 @@ describe('MaxPoolGrad on wasm equals the cpu kernel bit for bit', () => {
   const cases: Array<{ label: string; x: number[]; values: (n: number) => number[]; filter: number; stride: number; pad: 'valid' | 'same' | number }> = [
     { label: '2×2 stride 2 over ReLU-like ties', x: [2, 6, 6, 3], values: (n) => tied(n, 1), filter: 2, stride: 2, pad: 'valid' },
     { label: '3×3 stride 2 same, overlapping windows with ties', x: [2, 7, 7, 2], values: (n) => tied(n, 2), filter: 3, stride: 2, pad: 'same' },
+    { label: '2×2 stride 1, overlapping four-pixel windows with ties, batch 1', x: [1, 5, 6, 3], values: (n) => tied(n, 12), filter: 2, stride: 1, pad: 'valid' },
+    { label: '2×2 stride 2 same on odd sizes (clipped windows at the edge)', x: [2, 5, 7, 4], values: (n) => tied(n, 13).map((v, i) => (i % 4 === 0 ? -v : v)), filter: 2, stride: 2, pad: 'same' },
     { label: '3×3 stride 1 same over all-negative values', x: [1, 5, 5, 4], values: (n) => Array.from(randomFloat32(n, 3), (v) => -5 - Math.abs(v)), filter: 3, stride: 1, pad: 'same' },
     { label: '2×2 stride 2 valid on an odd size (last row and column unused)', x: [2, 7, 5, 3], values: (n) => Array.from(randomFloat32(n, 4)), filter: 2, stride: 2, pad: 'valid' },
     { label: '3×3 stride 2 explicit padding 1', x: [2, 6, 6, 2], values: (n) => Array.from(randomFloat32(n, 5)), filter: 3, stride: 2, pad: 1 },
@@ -45,6 +47,33 @@ describe('MaxPoolGrad on wasm equals the cpu kernel bit for bit', () => {
       const [wasm, cpu] = await onBoth(run);
       assert.deepEqual(wasm[0], cpu[0]);
       assert.ok((cpu[0] as number[]).some((v) => v !== 0), 'the gradient reaches the input');
+    });
+  }
+});
+
+describe('MaxPoolGrad on wasm given an output that is not the forward pool’s still equals the cpu kernel', () => {
+  // The fast path reads each window's maximum from `output`; where that is NaN, −∞ or matches no pixel,
+  // it compares the pixels itself. (The cpu kernel ignores `output`.)
+  const x = [2, 6, 8, 3];
+  const values = tied(size(x), 8).map((v, i) => (i % 9 === 0 ? -v - 1 : v));
+  const outputs: Array<[string, (n: number) => number[]]> = [
+    ['all NaN', (n) => new Array<number>(n).fill(NaN)],
+    ['all −∞', (n) => new Array<number>(n).fill(-Infinity)],
+    ['values no pixel has', (n) => Array.from({ length: n }, (_, i) => 100 + i)],
+  ];
+  for (const [label, output] of outputs) {
+    it(label, async () => {
+      const run = (): number[] =>
+        tf.tidy(() => {
+          const input = tf.tensor4d(values, x as [number, number, number, number]);
+          const outShape = [2, 3, 4, 3];
+          const dy = tf.tensor(randomFloat32(size(outShape), 9), outShape);
+          const out = tf.tensor(output(size(outShape)), outShape);
+          const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input, output: out }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+          return Array.from(dx.dataSync());
+        });
+      const [wasm, cpu] = await onBoth(run);
+      assert.deepEqual(wasm, cpu);
     });
   }
 });
