@@ -97,7 +97,7 @@ describe('MaxPool3D and its gradient on wasm equal the cpu kernels bit for bit',
 describe('Conv2D gradients on wasm match the cpu kernels within 1e-5', () => {
   const cases: Array<{ label: string; x: number[]; filter: number[]; strides: number | [number, number]; pad: 'same' | 'valid' | number }> = [
     { label: '3×3 on one channel, K = 9 ≤ 16 filters', x: [4, 12, 12, 1], filter: [3, 3, 1, 16], strides: 1, pad: 'valid' },
-    { label: '3×3, K = 288 > 16 filters (rows of 96 values copied whole)', x: [2, 9, 9, 32], filter: [3, 3, 32, 16], strides: 1, pad: 'valid' },
+    { label: '3×3, K = 288 > 16 filters (as a convolution)', x: [2, 9, 9, 32], filter: [3, 3, 32, 16], strides: 1, pad: 'valid' },
     { label: '1×1 pointwise (x itself is P)', x: [2, 5, 5, 16], filter: [1, 1, 16, 24], strides: 1, pad: 'valid' },
     { label: '1×1 stride 2 (not pointwise)', x: [2, 6, 6, 4], filter: [1, 1, 4, 3], strides: 2, pad: 'valid' },
     { label: '3×3 stride 2 same', x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' },
@@ -108,6 +108,9 @@ describe('Conv2D gradients on wasm match the cpu kernels within 1e-5', () => {
     { label: '3×3 stride 2 same over 16 channels (rows copied whole and cut at the edges)', x: [2, 8, 7, 16], filter: [3, 3, 16, 8], strides: 2, pad: 'same' },
     { label: '3×3 stride 1 same over 8 channels, batch 1, odd sizes', x: [1, 9, 7, 8], filter: [3, 3, 8, 40], strides: 1, pad: 'same' },
     { label: '2×3 stride [1,2] explicit padding 2 over 12 channels', x: [3, 6, 9, 12], filter: [2, 3, 12, 5], strides: [1, 2], pad: 2 },
+    // Stride 1 with fewer filters than K: the filter gradient as a convolution with dy as the filter.
+    { label: '2×2 stride 1 same (padding only after), K = 20 > 3 filters', x: [2, 6, 7, 5], filter: [2, 2, 5, 3], strides: 1, pad: 'same' },
+    { label: '3×3 stride 1 explicit padding 1, K = 36 > 7 filters, batch 1', x: [1, 5, 8, 4], filter: [3, 3, 4, 7], strides: 1, pad: 1 },
   ];
   for (const c of cases) {
     it(c.label, async () => {
