@@ -17,9 +17,8 @@
  * Measured on the issue's CNN (batch 32, 3×3 over 13×13×32 → 11×11×16): wasm's own
  * Conv2DBackpropInput is a naive loop at ~0.2 GFLOP/s and took 31% of a training step; the
  * per-tap products the filter gradient used before took 30%. Variants measured and dropped (same
- * run, alternating): Pᵀ written directly instead of transposed by wasm (with more than one input
- * channel; with one, im2colTransposed is faster), and a product per filter tap with dy as the
- * shared second operand, were both no faster.
+ * run, alternating): Pᵀ written directly instead of transposed by wasm, and a product per filter
+ * tap with dy as the shared second operand, were both no faster.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
@@ -99,37 +98,6 @@ function im2col(heap: Float32Array, xAt: number, info: ConvInfo, outAt: number):
   }
 }
 
-/**
- * Pᵀ [K×N] for a one-channel input and column stride 1, written at `outAt`: row r·kw + c holds, for
- * each output row of each image, the run of outW input values that tap (r, c) sees, zero where it
- * leaves x. Runs of ≥ COPY_RUN values are one copyWithin. (For more channels a row of Pᵀ gathers
- * every cin-th value, and writing P then transposing it is faster.)
- */
-function im2colTransposed(heap: Float32Array, xAt: number, info: ConvInfo, outAt: number): void {
-  const { batchSize, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, padInfo } = info;
-  const n = batchSize * outHeight * outWidth;
-  if (padded(info)) heap.fill(0, outAt, outAt + filterHeight * filterWidth * n);
-  for (let r = 0; r < filterHeight; r++) {
-    for (let c = 0; c < filterWidth; c++) {
-      // Output columns whose tap c lands inside x: xc = yc + c − left in [0, inWidth).
-      const first = Math.max(0, padInfo.left - c);
-      const end = Math.min(outWidth, inWidth + padInfo.left - c);
-      const length = end - first;
-      if (length <= 0) continue;
-      let to = outAt + (r * filterWidth + c) * n + first;
-      for (let b = 0; b < batchSize; b++) {
-        for (let yr = 0; yr < outHeight; yr++, to += outWidth) {
-          const xr = yr * strideHeight + r - padInfo.top;
-          if (xr < 0 || xr >= inHeight) continue;
-          const from = xAt + (b * inHeight + xr) * inWidth + first + c - padInfo.left;
-          if (length >= COPY_RUN) heap.copyWithin(to, from, from + length);
-          else for (let i = 0; i < length; i++) heap[to + i] = heap[from + i] as number;
-        }
-      }
-    }
-  }
-}
-
 /** dx: each row of `cols` [N×K] added back where im2col took its patch from, summed in float64. */
 function col2im(cols: Float32Array, info: ConvInfo, dx: Float32Array): void {
   const { batchSize, inHeight, inWidth, inChannels: cin, outHeight, outWidth, filterHeight, filterWidth, strideHeight } = info;
@@ -172,13 +140,6 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: Args): TensorIn
   try {
     if (!pointwise(info) && cout < k && info.strideHeight === 1 && info.strideWidth === 1) return ops.keep(filterByConvolution(ops, x, dy, info));
     const grads = ops.reshape(dy, [1, n, cout]);
-    if (info.inChannels === 1 && info.strideWidth === 1) {
-      // One input channel: Pᵀ's rows are x shifted, written directly in runs of outW values.
-      const transposed = ops.allocate([1, k, n]);
-      const [heap, xAt] = ops.heap(x);
-      im2colTransposed(heap, xAt, info, ops.heap(transposed)[1]);
-      return ops.keep(ops.reshape(ops.matmul(transposed, grads, false, false), filterShape));
-    }
     // Pointwise: P is x itself. Otherwise im2col writes P in runs of kw·cin values.
     let patches: TensorInfo;
     if (pointwise(info)) {
@@ -188,14 +149,17 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: Args): TensorIn
       const [heap, xAt] = ops.heap(x);
       im2col(heap, xAt, info, ops.heap(patches)[1]);
     }
-    // dW = Pᵀ·dy [K×cout], always in this order. wasm's BatchMatMul transposes a transposed operand
-    // explicitly (tf.ts) and packs its second operand anew on every call (the packed copy is cached
-    // by tensor, and these tensors are new each step). Measured on the issue's CNN, same process,
-    // alternating: with dy second, 12.0 ms against 26.8 for the 3×3 32→16 layer (P [3872×288]: packing
-    // P as the second operand costs more than transposing it) and 6.2 against 12.2 for the 3×3 1→32
-    // one (transposing dy [21632×32] costs more than packing it); 1.06 against 1.29 ms for the 1×1
-    // 16→64. (With stride 1 and cout < K, filterByConvolution runs first: for 3×3 32→16 it took
-    // 10.8 ms against 16.3 for this route; for 3×3 1→32, where dy is the larger, it took 24 ms.)
+    // dW = Pᵀ·dy [K×cout]. wasm's BatchMatMul packs its second operand anew for every new tensor
+    // (XNNPACK caches the packed copy by tensor, and dy is new each step), and packing costs more
+    // than transposing: so the smaller of P and dy goes second and the larger is transposed. With
+    // K < cout, (dyᵀ·P)ᵀ. Measured with a new dy every call (same process, alternating): for the
+    // CNN's 3×3 1→32 and 1×1 16→64 layers, dy second took 16.8 and 7.7 ms against 13.6 and 2.8 this
+    // way. (A product per filter tap, dy second in each, measured slower: 20 ms against 12 ms for the
+    // issue's 3×3 32→16, which now takes filterByConvolution.)
+    if (k < cout) {
+      const product = ops.matmul(grads, patches, true, false);
+      return ops.keep(ops.reshape(ops.run('Transpose', { x: product }, { perm: [0, 2, 1] }), filterShape));
+    }
     return ops.keep(ops.reshape(ops.matmul(patches, grads, true, false), filterShape));
   } finally {
     ops.dispose();

@@ -108,8 +108,8 @@ describe('Conv2D gradients on wasm match the cpu kernels within 1e-5', () => {
     { label: '3×3 stride 2 same over 16 channels (rows copied whole and cut at the edges)', x: [2, 8, 7, 16], filter: [3, 3, 16, 8], strides: 2, pad: 'same' },
     { label: '3×3 stride 1 same over 8 channels, batch 1, odd sizes', x: [1, 9, 7, 8], filter: [3, 3, 8, 40], strides: 1, pad: 'same' },
     { label: '2×3 stride [1,2] explicit padding 2 over 12 channels', x: [3, 6, 9, 12], filter: [2, 3, 12, 5], strides: [1, 2], pad: 2 },
-    // One input channel, column stride 1: Pᵀ written directly, by loop (short rows) or copyWithin.
-    { label: '3×3 same on one channel, strides [2,1] (Pᵀ rows cut by the padding)', x: [2, 9, 8, 1], filter: [3, 3, 1, 4], strides: [2, 1], pad: 'same' },
+    // One input channel: P's rows cut by the padding, and (dyᵀ·P)ᵀ with 28 filters > K = 25.
+    { label: '3×3 same on one channel, strides [2,1] (rows cut by the padding)', x: [2, 9, 8, 1], filter: [3, 3, 1, 4], strides: [2, 1], pad: 'same' },
     { label: '5×5 explicit padding 1 on one channel, 28 filters, batch 1, rows of 20 values', x: [1, 7, 22, 1], filter: [5, 5, 1, 28], strides: 1, pad: 1 },
     // Stride 1 with fewer filters than K: the filter gradient as a convolution with dy as the filter.
     { label: '2×2 stride 1 same (padding only after), K = 20 > 3 filters', x: [2, 6, 7, 5], filter: [2, 2, 5, 3], strides: 1, pad: 'same' },
