@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { maxPool3d, maxPool3dGrad, maxPoolGrad } from './pooling.js';
 import { conv2dBackpropFilter as convFilterGradient, conv2dBackpropInput as convInputGradient } from './conv.js';
 import { depthwiseConv2dBackpropInput } from './depthwise.js';
+import { cast, identity, sumLeadingAxes } from './plumbing.js';
 import type {
   BackendValues,
   DataId,
@@ -104,14 +105,21 @@ const FAST_PATHS: ReadonlyMap<string, FastKernel> = new Map<string, FastKernel>(
 ]);
 
 /**
- * wasm kernels that are right but too slow to train with, replaced by a fast path; the wasm kernel
- * still answers the calls the fast path does not handle.
+ * wasm kernels that are right but too slow to train with, replaced by a fast path, which is also
+ * given the wasm kernel; the wasm kernel still answers the calls the fast path does not handle.
  */
-const SLOW_ON_WASM: ReadonlyMap<string, FastKernel> = new Map<string, FastKernel>([
+type FasterKernel = (args: Parameters<KernelFunc>[0], wasmKernel: KernelFunc) => TensorInfo | undefined;
+
+const SLOW_ON_WASM: ReadonlyMap<string, FasterKernel> = new Map<string, FasterKernel>([
   // A naive loop at ~0.2 GFLOP/s, 31% of the issue's CNN step (conv.ts: XNNPACK's Conv2D or a
-  // product). A float64 JS loop for Sum over leading axes (bias gradients) was tried and dropped:
-  // 6.2 ms against wasm's 1.2 ms for [21632, 32] in the same run.
+  // product).
   ['Conv2DBackpropInput', convInputGradient],
+  // Copies where sharing the buffer is enough, and a bias gradient's Sum through a slow 4-D
+  // transposition (plumbing.ts). A float64 JS loop for that Sum was tried and dropped: 6.2 ms against
+  // wasm's 1.2 ms for [21632, 32] in the same run.
+  ['Identity', identity],
+  ['Cast', cast],
+  ['Sum', sumLeadingAxes],
 ]);
 
 /**
@@ -125,6 +133,9 @@ const BEFORE_ISSUE_11: ReadonlyMap<string, FastKernel | undefined> = new Map<str
   ['MaxPool3DGrad', undefined],
   ['Conv2DBackpropInput', undefined],
   ['DepthwiseConv2dNativeBackpropInput', undefined],
+  ['Identity', undefined],
+  ['Cast', undefined],
+  ['Sum', undefined],
 ]);
 
 /** Whether LOWRANK_REFERENCE_KERNELS=1 asks for the kernels (and optimizer) as before issue 11. */
@@ -134,7 +145,7 @@ export function referenceKernels(): boolean {
 }
 
 /** The fast path for a kernel, unless the environment asks for the reference kernels. */
-function fastPathFor(name: string, table: ReadonlyMap<string, FastKernel>): FastKernel | undefined {
+function fastPathFor<K extends FastKernel | FasterKernel>(name: string, table: ReadonlyMap<string, K>): K | FastKernel | undefined {
   if (referenceKernels() && BEFORE_ISSUE_11.has(name)) return BEFORE_ISSUE_11.get(name);
   return table.get(name);
 }
@@ -180,7 +191,7 @@ export function registerFasterWasmKernels(): string[] {
     if (fast === undefined || original === undefined || registered.includes(name)) continue;
     tf.unregisterKernel(name, 'wasm');
     const slow = original.kernelFunc;
-    tf.registerKernel({ ...original, kernelFunc: (args) => fast(args) ?? slow(args) });
+    tf.registerKernel({ ...original, kernelFunc: (args) => fast(args, slow) ?? slow(args) });
     registered.push(name);
     replaced.push(name);
   }

@@ -26,6 +26,8 @@ describe('MaxPoolGrad on wasm equals the cpu kernel bit for bit', () => {
   const cases: Array<{ label: string; x: number[]; values: (n: number) => number[]; filter: number; stride: number; pad: 'valid' | 'same' | number }> = [
     { label: '2×2 stride 2 over ReLU-like ties', x: [2, 6, 6, 3], values: (n) => tied(n, 1), filter: 2, stride: 2, pad: 'valid' },
     { label: '3×3 stride 2 same, overlapping windows with ties', x: [2, 7, 7, 2], values: (n) => tied(n, 2), filter: 3, stride: 2, pad: 'same' },
+    { label: '2×2 stride 1, overlapping four-pixel windows with ties, batch 1', x: [1, 5, 6, 3], values: (n) => tied(n, 12), filter: 2, stride: 1, pad: 'valid' },
+    { label: '2×2 stride 2 same on odd sizes (clipped windows at the edge)', x: [2, 5, 7, 4], values: (n) => tied(n, 13).map((v, i) => (i % 4 === 0 ? -v : v)), filter: 2, stride: 2, pad: 'same' },
     { label: '3×3 stride 1 same over all-negative values', x: [1, 5, 5, 4], values: (n) => Array.from(randomFloat32(n, 3), (v) => -5 - Math.abs(v)), filter: 3, stride: 1, pad: 'same' },
     { label: '2×2 stride 2 valid on an odd size (last row and column unused)', x: [2, 7, 5, 3], values: (n) => Array.from(randomFloat32(n, 4)), filter: 2, stride: 2, pad: 'valid' },
     { label: '3×3 stride 2 explicit padding 1', x: [2, 6, 6, 2], values: (n) => Array.from(randomFloat32(n, 5)), filter: 3, stride: 2, pad: 1 },
@@ -49,6 +51,33 @@ describe('MaxPoolGrad on wasm equals the cpu kernel bit for bit', () => {
   }
 });
 
+describe('MaxPoolGrad on wasm given an output that is not the forward pool’s still equals the cpu kernel', () => {
+  // The fast path reads each window's maximum from `output`; where that is NaN, −∞ or matches no pixel,
+  // it compares the pixels itself. (The cpu kernel ignores `output`.)
+  const x = [2, 6, 8, 3];
+  const values = tied(size(x), 8).map((v, i) => (i % 9 === 0 ? -v - 1 : v));
+  const outputs: Array<[string, (n: number) => number[]]> = [
+    ['all NaN', (n) => new Array<number>(n).fill(NaN)],
+    ['all −∞', (n) => new Array<number>(n).fill(-Infinity)],
+    ['values no pixel has', (n) => Array.from({ length: n }, (_, i) => 100 + i)],
+  ];
+  for (const [label, output] of outputs) {
+    it(label, async () => {
+      const run = (): number[] =>
+        tf.tidy(() => {
+          const input = tf.tensor4d(values, x as [number, number, number, number]);
+          const outShape = [2, 3, 4, 3];
+          const dy = tf.tensor(randomFloat32(size(outShape), 9), outShape);
+          const out = tf.tensor(output(size(outShape)), outShape);
+          const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input, output: out }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+          return Array.from(dx.dataSync());
+        });
+      const [wasm, cpu] = await onBoth(run);
+      assert.deepEqual(wasm, cpu);
+    });
+  }
+});
+
 describe('MaxPool3D and its gradient on wasm equal the cpu kernels bit for bit', () => {
   for (const [filter, stride, pad] of [[2, 2, 'valid'], [3, 2, 'same'], [[2, 3, 2], 2, 'valid']] as const) {
     it(`${String(filter)} stride ${stride} ${pad}, ties and negative windows`, async () => {
@@ -67,14 +96,24 @@ describe('MaxPool3D and its gradient on wasm equal the cpu kernels bit for bit',
 
 describe('Conv2D gradients on wasm match the cpu kernels within 1e-5', () => {
   const cases: Array<{ label: string; x: number[]; filter: number[]; strides: number | [number, number]; pad: 'same' | 'valid' | number }> = [
-    { label: '3×3 on one channel, K = 9 ≤ 16 filters (Pᵀ·dy)', x: [4, 12, 12, 1], filter: [3, 3, 1, 16], strides: 1, pad: 'valid' },
-    { label: '3×3, K = 288 > 16 filters (dyᵀ·P)', x: [2, 9, 9, 32], filter: [3, 3, 32, 16], strides: 1, pad: 'valid' },
+    { label: '3×3 on one channel, K = 9 ≤ 16 filters', x: [4, 12, 12, 1], filter: [3, 3, 1, 16], strides: 1, pad: 'valid' },
+    { label: '3×3, K = 288 > 16 filters (as a convolution)', x: [2, 9, 9, 32], filter: [3, 3, 32, 16], strides: 1, pad: 'valid' },
     { label: '1×1 pointwise (x itself is P)', x: [2, 5, 5, 16], filter: [1, 1, 16, 24], strides: 1, pad: 'valid' },
     { label: '1×1 stride 2 (not pointwise)', x: [2, 6, 6, 4], filter: [1, 1, 4, 3], strides: 2, pad: 'valid' },
     { label: '3×3 stride 2 same', x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' },
     { label: '2×4 stride [2,3] same', x: [1, 9, 10, 2], filter: [2, 4, 2, 3], strides: [2, 3], pad: 'same' },
     { label: '3×3 stride 2 explicit padding 1', x: [2, 6, 5, 1], filter: [3, 3, 1, 2], strides: 2, pad: 1 },
     { label: '5×5 stride 2 valid', x: [2, 11, 11, 3], filter: [5, 5, 3, 6], strides: 2, pad: 'valid' },
+    // Patch rows of ≥ 16 values are copied by copyWithin, whole or cut by the padding.
+    { label: '3×3 stride 2 same over 16 channels (rows copied whole and cut at the edges)', x: [2, 8, 7, 16], filter: [3, 3, 16, 8], strides: 2, pad: 'same' },
+    { label: '3×3 stride 1 same over 8 channels, batch 1, odd sizes', x: [1, 9, 7, 8], filter: [3, 3, 8, 40], strides: 1, pad: 'same' },
+    { label: '2×3 stride [1,2] explicit padding 2 over 12 channels', x: [3, 6, 9, 12], filter: [2, 3, 12, 5], strides: [1, 2], pad: 2 },
+    // One input channel: P's rows cut by the padding, and (dyᵀ·P)ᵀ with 28 filters > K = 25.
+    { label: '3×3 same on one channel, strides [2,1] (rows cut by the padding)', x: [2, 9, 8, 1], filter: [3, 3, 1, 4], strides: [2, 1], pad: 'same' },
+    { label: '5×5 explicit padding 1 on one channel, 28 filters, batch 1, rows of 20 values', x: [1, 7, 22, 1], filter: [5, 5, 1, 28], strides: 1, pad: 1 },
+    // Stride 1 with fewer filters than K: the filter gradient as a convolution with dy as the filter.
+    { label: '2×2 stride 1 same (padding only after), K = 20 > 3 filters', x: [2, 6, 7, 5], filter: [2, 2, 5, 3], strides: 1, pad: 'same' },
+    { label: '3×3 stride 1 explicit padding 1, K = 36 > 7 filters, batch 1', x: [1, 5, 8, 4], filter: [3, 3, 4, 7], strides: 1, pad: 1 },
   ];
   for (const c of cases) {
     it(c.label, async () => {

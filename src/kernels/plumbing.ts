@@ -1,0 +1,65 @@
+/**
+ * wasm kernels that only move data, or reduce it in an order that costs a copy, replaced where a
+ * training step pays for it (issue 11's CNN, batch 32; measured in one process, alternating):
+ *
+ * - Identity: wasm copies the tensor. The engine clones every tensor a gradient saves for the
+ *   backward pass (`saveTensorsForBackwardMode`), so a step copied each large activation up to three
+ *   times (~9% of the CNN's step). Here the output shares the input's buffer, as the cpu and webgl
+ *   backends' Identity and wasm's own Reshape do: tensors are immutable, and the one place lowrank
+ *   writes into a buffer in place (fused Adam's moments) first checks that nothing shares it.
+ * - Cast to the tensor's own dtype (ReLU's gradient casts Step's float32 mask to float32): the same.
+ * - Sum over leading axes (a convolution's bias gradient sums dy [B, H, W, C] over B, H, W): wasm
+ *   first transposes the input so that the reduced axes come last, and its 4-D transposition is slow
+ *   (8.7 ms for [32, 26, 26, 32] against 2.4 ms seen as [21632, 32]). Seen as 2-D, the same
+ *   kernel transposes [rows, cols] and sums each column in the same order: the bits are the same.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+
+type Args = Parameters<KernelFunc>[0];
+
+/** A kernel output that is the input's buffer under another shape (the backend counts the share). */
+function share(backend: KernelBackend, x: TensorInfo, shape: readonly number[]): TensorInfo {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...shape], dtype: x.dtype };
+}
+
+/** Identity without the copy (strings keep wasm's kernel). */
+export function identity({ inputs, backend }: Args): TensorInfo | undefined {
+  const x = inputs['x'];
+  if (x === undefined || x.dtype === 'string') return undefined;
+  return share(backend as KernelBackend, x, x.shape);
+}
+
+/** Cast to the dtype the tensor already has, without the copy; other casts keep wasm's kernel. */
+export function cast({ inputs, backend, attrs }: Args): TensorInfo | undefined {
+  const x = inputs['x'];
+  if (x === undefined || x.dtype === 'string' || attrs?.['dtype'] !== x.dtype) return undefined;
+  return share(backend as KernelBackend, x, x.shape);
+}
+
+const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Sum over the leading axes 0…a−1, given in that order (a ≥ 2, some axis left), as wasm's Sum over
+ * axis 0 of the 2-D view [rows, cols]; undefined for any other reduction (wasm's kernel then runs).
+ */
+export function sumLeadingAxes({ inputs, backend, attrs }: Args, wasmSum: KernelFunc): TensorInfo | undefined {
+  const x = inputs['x'];
+  if (x === undefined || attrs === undefined || x.dtype !== 'float32') return undefined;
+  // In the order given: wasm sums over the reduced axes in that order, so only 0, 1, … is this order.
+  const axes = tf.util.parseAxisParam(attrs['axis'] as number | number[], x.shape);
+  const rank = x.shape.length;
+  if (axes.length < 2 || axes.length >= rank || axes.some((axis, i) => axis !== i)) return undefined;
+  const kept = x.shape.slice(axes.length);
+  const wasm = backend as KernelBackend;
+  const flat = share(wasm, x, [product(x.shape.slice(0, axes.length)), product(kept)]);
+  try {
+    const summed = wasmSum({ inputs: { x: flat }, backend, attrs: { axis: [0], keepDims: false } }) as TensorInfo;
+    // [cols] back to what Sum promises: the kept axes, after as many 1s as were reduced if keepDims.
+    const shape = attrs['keepDims'] === true ? [...axes.map(() => 1), ...kept] : kept;
+    return { ...summed, shape };
+  } finally {
+    wasm.disposeData(flat.dataId);
+  }
+}
