@@ -5,8 +5,7 @@
  * libtensorflow can be downloaded), then wasm, then the pure-JS cpu backend. On wasm we re-register a
  * few kernels, because the stock ones are slow or missing in exactly the paths training uses.
  */
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '../lib/tfjs.mjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import { registerCpuFallbacks, registerFasterWasmKernels } from './kernels/wasm-fallbacks.js';
 

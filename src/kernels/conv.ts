@@ -20,7 +20,7 @@
  * run, alternating): Pᵀ written directly instead of transposed by wasm, and a product per filter
  * tap with dy as the shared second operand, were both no faster.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { allocate, view } from './heap.js';
 

@@ -6,7 +6,7 @@
  * order (output row, output column, channel multiplier), so the bits are the cpu kernel's. Only the
  * order in which dx elements are visited changes (pixel-major, as NHWC lays them out).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { allocate, view } from './heap.js';
 

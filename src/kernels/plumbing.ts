@@ -13,7 +13,7 @@
  *   (8.7 ms for [32, 26, 26, 32] against 2.4 ms seen as [21632, 32]). Seen as 2-D, the same
  *   kernel transposes [rows, cols] and sums each column in the same order: the bits are the same.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 
 type Args = Parameters<KernelFunc>[0];

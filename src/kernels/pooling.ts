@@ -13,7 +13,7 @@
  * exact whenever their exponents lie within 29 binary orders of each other, so the bits agree (the
  * tests compare them on the fixtures' shapes and on adversarial ties, zeros and negative windows).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { allocate, view } from './heap.js';
 

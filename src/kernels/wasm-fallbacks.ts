@@ -19,7 +19,7 @@
  * were before issue 11's fast paths, so that bench/train.ts can measure both in one run.
  */
 // Kernels sit below src/tf.ts (which registers them), so they take tfjs itself, not that module.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../lib/tfjs.mjs';
 import { maxPool3d, maxPool3dGrad, maxPoolGrad } from './pooling.js';
 import { conv2dBackpropFilter as convFilterGradient, conv2dBackpropInput as convInputGradient } from './conv.js';
 import { depthwiseConv2dBackpropInput } from './depthwise.js';

@@ -9,6 +9,7 @@ import { table, wrap } from './render-text.js';
 const int = (n: number): string => n.toLocaleString('en-US');
 
 function shape(s: InspectReport['layers'][number]['outputShape']): string {
+  if (s === null) return '?';
   const one = (dims: Array<number | null>): string => `[${dims.map((d) => (d === null ? '?' : String(d))).join(',')}]`;
   return Array.isArray(s[0]) ? (s as Array<Array<number | null>>).map(one).join(' ') : one(s as Array<number | null>);
 }
@@ -23,6 +24,10 @@ export function renderInspect(r: InspectReport, c: ChalkInstance, cwd = process.
   const rows = [[c.bold('layer'), c.bold('class'), c.bold('output'), c.bold('params'), c.bold('bytes')]];
   for (const l of r.layers) rows.push([l.name, l.className, shape(l.outputShape), l.params === 0 ? c.dim('0') : int(l.params), l.bytes === 0 ? c.dim('0') : int(l.bytes)]);
   lines.push(...table(rows, 'lllrr'));
+  if (r.unknownLayerClasses !== undefined && r.unknownLayerClasses.length > 0) {
+    const note = `read without running it: ${r.unknownLayerClasses.join(', ')} ${r.unknownLayerClasses.length === 1 ? 'is not a standard TF.js layer' : 'are not standard TF.js layers'}, so output shapes are unknown (--setup <module> registers them); params and bytes are the stored weights'`;
+    lines.push(...wrap(note, 80).map((line) => c.dim(line)));
+  }
 
   const factorizable = r.layers.filter((l) => l.factorization !== undefined);
   lines.push('');

@@ -3,8 +3,9 @@
  * to end with the built CLI. Without the classes, compress factorizes from the JSON and the stored
  * weights, carries the custom layers over byte-identical, and stock tfjs (with the classes registered,
  * as the user's app does) predicts what the rank-k reconstruction predicts. With --setup, the whole
- * pipeline runs: fine-tuning through the custom layers, accuracy, latency. Every refusal is exit 2 with
- * one line.
+ * pipeline runs: fine-tuning through the custom layers, accuracy, latency. inspect without the classes
+ * reports everything but output shapes, equal to what it reports with them. Every refusal is exit 2
+ * with one line.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { promisify } from 'node:util';
 import { planModel } from '../../src/factorize/index.js';
 import { loadModel, readModel, type StoredWeight } from '../../src/io/index.js';
 import type { CompressionReport } from '../../src/report/schema.js';
+import type { InspectReport } from '../../src/inspect.js';
 import { tf } from '../../src/tf.js';
 import { readTopology, walkLayers } from '../../src/graph/topology.js';
 import { DIGITS_TEST, DIGITS_TRAIN, FIXTURES, ROOT, maxAbsDiff, readDigits, runCli, runCliIn, setReconstructedKernels, useTempDirAndLeakCheck, type CliResult } from '../helpers.js';
@@ -97,12 +99,40 @@ describe('compress a model with custom layers, without their classes', () => {
     }
   });
 
-  it('refuses --data, evaluate and inspect without the classes, naming them and --setup', async () => {
+  it('refuses --data and evaluate without the classes, naming them and --setup', async () => {
     const classes = /ChannelScale, DepthToSpace.*--setup <module>/;
     assertRefused(await runCli('compress', MODEL, '--rank', '4', '--data', DIGITS_TRAIN, '--out', path.join(tempDir(), 'never')), new RegExp(`fine-tuning on --data needs a running model.*${classes.source}`));
     assertRefused(await runCli('compress', MODEL, '--rank', '4', '--data', DIGITS_TRAIN, '--epochs', '0', '--out', path.join(tempDir(), 'never')), /evaluating on --data needs a running model/);
     assertRefused(await runCli('evaluate', MODEL, '--data', DIGITS_TEST), new RegExp(`evaluating needs a running model.*${classes.source}`));
-    assertRefused(await runCli('inspect', MODEL), classes);
+  });
+
+  it('inspects without the classes: the same params, bytes, spectra and --ratio preview as with them, no output shapes', async () => {
+    const without = await runCli('inspect', MODEL, '--ratio', '0.3', '--json');
+    assert.equal(without.code, 0, without.stderr);
+    const withSetup = await runCli('inspect', MODEL, '--ratio', '0.3', '--json', '--setup', SETUP);
+    assert.equal(withSetup.code, 0, withSetup.stderr);
+    const a = JSON.parse(without.stdout) as InspectReport;
+    const b = JSON.parse(withSetup.stdout) as InspectReport;
+    assert.deepEqual(a.unknownLayerClasses, ['ChannelScale', 'DepthToSpace']);
+    assert.equal(b.unknownLayerClasses, undefined);
+    assert.equal(a.params, b.params);
+    assert.equal(a.weightBytes, b.weightBytes);
+    assert.deepEqual(a.totals, b.totals);
+    assert.deepEqual(a.allocation, b.allocation);
+    assert.deepEqual(a.layers.map((l) => [l.name, l.className, l.params, l.bytes]), b.layers.map((l) => [l.name, l.className, l.params, l.bytes]));
+    // The custom layer's own weight is counted for it, not lost.
+    assert.equal(a.layers.find((l) => l.name === 'scale')?.params, 16);
+    for (const [i, layer] of a.layers.entries()) {
+      assert.equal(layer.outputShape, null);
+      const other = b.layers[i]?.factorization;
+      assert.equal(layer.factorization === undefined, other === undefined, layer.name);
+      if (layer.factorization === undefined || other === undefined) continue;
+      assert.deepEqual({ ...layer.factorization, singularValues: [] }, { ...other, singularValues: [] }, layer.name);
+      assert.ok(maxAbsDiff(layer.factorization.singularValues, other.singularValues) <= 1e-4 * (other.singularValues[0] ?? 1), layer.name);
+    }
+    const text = await runCli('inspect', MODEL);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout.replace(/\s+/g, ' '), /ChannelScale, DepthToSpace are not standard TF\.js layers, so output shapes are unknown/);
   });
 });
 

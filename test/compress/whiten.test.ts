@@ -14,7 +14,7 @@ import { DIGITS_TEST, DIGITS_TRAIN, FIXTURES } from '../helpers.js';
 
 let tmp: string;
 before(async () => {
-  await initBackend('cpu');
+  await initBackend('wasm');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'lowrank-whiten-'));
 });
 after(async () => {
@@ -30,7 +30,7 @@ async function accuracies(fixture: string, rank: number, method: 'svd' | 'whiten
     validationData: DIGITS_TEST,
     epochs: 0,
     out: path.join(tmp, `${fixture}-${rank}-${method}`),
-    backend: 'cpu',
+    backend: 'wasm',
   });
   assert.ok(report !== null);
   const original = report.evaluation?.original?.accuracy;

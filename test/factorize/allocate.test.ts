@@ -146,11 +146,14 @@ describe('allocateRanks', () => {
 const models = readdirSync(FIXTURES)
   .flatMap((name) => [path.join(FIXTURES, name, 'model.json'), path.join(FIXTURES, name, 'model', 'model.json')])
   .filter((file) => existsSync(file));
-const RATIOS = Array.from({ length: 40 }, (_, i) => Number(((i + 1) / 40).toFixed(3))).concat([0.013, 0.077, 0.333, 0.999]);
+// Every ratio re-plans the fixture from its spectra, so the spread is kept short: the floor (refused, with
+// the smallest reachable ratio checked instead), tight budgets, the middle, and no budget at all. The
+// random-layers property above covers many ratios where planning is cheap.
+const RATIOS = [0.013, 0.025, 0.05, 0.077, 0.1, 0.15, 0.2, 0.3, 0.333, 0.5, 0.75, 0.999, 1];
 
 describe('--ratio on every fixture (kernels\' spectra)', () => {
   before(async () => {
-    await initBackend('cpu');
+    await initBackend('wasm');
   });
 
   it('finds fixtures to check', () => assert.ok(models.length >= 8, models.join(', ')));
