@@ -7,7 +7,7 @@
  *   npx tsx bench/defaults.ts                 the comparison (37 minutes on 2 busy shared cores)
  *   npx tsx bench/defaults.ts --acceptance    default flags on Fashion-MNIST, all 60,000 training images
  *   options: --cases digits-mlp,digits-cnn,fashion-mlp (which to run), --fashion-train N (training images),
- *   --acceptance --rank K (default 15) or --ratio F (needs compress --ratio),
+ *   --acceptance --rank K (default 15) or --ratio F (needs compress --ratio), --seed S (default 42),
  *   --seeds N (digits seeds, 1..3, default 2)
  *
  * Fixtures and ranks (uniform ranks at ~10× fewer factorizable parameters; --ratio did not exist yet):
@@ -75,6 +75,8 @@ interface Outcome {
   bestEpoch: number;
   factorizableBefore: number;
   factorizableAfter: number;
+  /** The rank of each factorizable layer ('whole' for one kept as it is). */
+  ranks: string;
 }
 
 const args = process.argv.slice(2);
@@ -196,6 +198,7 @@ async function runOnce(c: Case, seed: number, setting: Setting | undefined): Pro
         bestEpoch: tuned.training?.bestEpoch ?? 0,
         factorizableBefore,
         factorizableAfter,
+        ranks: plan.entries.map((e) => e.rank ?? 'whole').join('/'),
       };
     } finally {
       factorized.model.dispose();
@@ -345,7 +348,8 @@ async function checkAcceptance(): Promise<void> {
   const c = fashionCase(Number(flag('--fashion-train') ?? 60_000), ratio !== undefined ? { ratio: Number(ratio) } : Number(flag('--rank') ?? 15));
   const defaults = resolveCompressOptions({ model: c.model, rank: 1, data: 'x' });
   console.log(`defaults: epochs ${defaults.epochs}, distill ${defaults.distill ?? DEFAULT_DISTILL}, ${defaults.lrSchedule}, warmup ${defaults.warmupSteps}, lr ${defaults.learningRate}, train ${defaults.train}, patience ${defaults.patience}`);
-  const o = await runOnce(c, 42, undefined);
+  const o = await runOnce(c, Number(flag('--seed') ?? 42), undefined);
+  console.log(`seed ${Number(flag('--seed') ?? 42)}, ranks ${o.ranks}`);
   console.log(`fashion-mlp ${showHowFar(c)}: ${o.factorizableBefore} → ${o.factorizableAfter} factorizable params (${(o.factorizableBefore / o.factorizableAfter).toFixed(2)}× fewer)`);
   console.log(`test accuracy (10,000): original ${pts(o.original)}%, factorized ${pts(o.factorized)}%, fine-tuned ${pts(o.fineTuned)}%: drop ${((o.original - o.fineTuned) * 100).toFixed(2)} points (${o.epochsRun} epochs, best ${o.bestEpoch}, ${o.seconds.toFixed(0)} s)`);
 }

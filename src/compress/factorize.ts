@@ -7,25 +7,31 @@ import { applyPlan, chosen, layerFilter, planModel, type FactorizedModel, type P
 import { factorizableClasses } from '../factorize/registry.js';
 import { formatRank, type CompressOptions } from './options.js';
 import type { Prepared } from './prepare.js';
-import { whitenedSpectra, whitenPlan } from './calibrate.js';
+import { measureLayers, whitenPlan, type MeasuredLayers } from './calibrate.js';
 
 /**
  * The plan for this run, or NothingToDoError naming what would help. With --ratio and --method whiten
- * the allocation reads the whitened spectra (calibrate.ts, whitenedSpectra); a dry run reads no data,
- * so its allocation reads the kernels' own spectra and says so. `whitened`: those spectra when the caller
- * already has them for this run (they depend on the original model and the data, not on the ratio: a
- * sweep computes them once for all its ratios).
+ * the allocation reads what each layer's truncation costs the model, measured on the calibration
+ * sample (calibrate.ts, measureLayers); a dry run reads no data, so its allocation reads the kernels'
+ * own spectra and says so. `whitened`: those measurements when the caller already has them for this
+ * run (they depend on the original model and the data, not on the ratio: a sweep takes them once for
+ * all its ratios, and disposes of them).
  */
-export async function planRun(run: Prepared, whitened?: Map<string, Spectrum>): Promise<Plan> {
+export async function planRun(run: Prepared, whitened?: MeasuredLayers): Promise<Plan> {
   const { options, stored, original } = run;
   const selected = layerFilter(options.layers);
-  let spectra: Map<string, Spectrum> | undefined;
+  let measured: MeasuredLayers | undefined;
   const svd = { method: options.svd, seed: options.seed };
   if (options.rank.kind === 'ratio' && options.method === 'whiten') {
-    if (run.data !== undefined) spectra = whitened ?? (await whitenedSpectra(run, selected));
-    else run.emit({ status: 'note', message: 'a dry run reads no data: --ratio is allocated on the kernels\' own spectra here, on the whitened ones in the real run' });
+    if (run.data !== undefined) measured = whitened ?? (await measureLayers(run, selected));
+    else run.emit({ status: 'note', message: 'a dry run reads no data: --ratio is allocated on the kernels\' own spectra here, on measurements of the model on the data in the real run' });
   }
-  const plan = planModel(options.model, stored.json.modelTopology, original, options.rank, selected, svd, spectra);
+  let plan: Plan;
+  try {
+    plan = planModel(options.model, stored.json.modelTopology, original, options.rank, selected, svd, measured?.spectra, measured?.judge);
+  } finally {
+    if (whitened === undefined) measured?.dispose();
+  }
   if (chosen(plan).length === 0) throw nothingToDo(options, plan);
   return plan;
 }

@@ -98,6 +98,7 @@ function layerReport(e: PlanEntry): LayerReport {
     ...(e.method !== undefined ? { method: e.method } : {}),
     ...(e.weightError !== undefined ? { weightError: e.weightError } : {}),
     ...(e.predictedOutputError !== undefined ? { predictedOutputError: e.predictedOutputError } : {}),
+    ...(e.predictedLoss !== undefined ? { predictedLoss: e.predictedLoss } : {}),
     ...(e.outputError !== undefined ? { outputError: e.outputError } : {}),
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
     singularValues: e.singularValues,

@@ -7,11 +7,12 @@ import { toLayersModel } from '../io/layers-model.js';
 import { isContainer, isSequential, readTopology, siteKey, walkLayers, type LayerJson, type Topology } from '../graph/topology.js';
 import { freshName, spliceFactorPairs, type FactorPair } from '../graph/rewrite.js';
 import { chosen, makePlan, type Plan, type PlannableLayer, type RankSpec, type Spectrum } from './plan.js';
+import type { AllocationJudge } from './allocate.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
 import { truncate, type SvdOptions } from './svd.js';
 
 export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanBudget, type PlanEntry, type RankSpec, type Spectrum } from './plan.js';
-export { allocateRanks, defaultAllocationScore, type Allocation, type AllocationLayer, type AllocationScore } from './allocate.js';
+export { allocateRanks, allocateJudged, uniformAllocation, defaultAllocationScore, type Allocation, type AllocationJudge, type AllocationLayer, type AllocationScore } from './allocate.js';
 export { svd, decompose, randomizedSvd, gramSvd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type SvdMethod, type SvdOptions, type SvdTarget, type Factors } from './svd.js';
 export { eigenbasis, diagonalBasis, centeredGram, correctedBias, regularize, whitenedSvd, weightError, DEFAULT_RCOND, DEFAULT_RIDGE, type Eigenbasis, type WhitenOptions } from './whiten.js';
 
@@ -54,8 +55,9 @@ export function planModel(
   selected?: (name: string) => boolean,
   svd: SvdOptions = {},
   spectra?: ReadonlyMap<string, Spectrum>,
+  judge?: AllocationJudge,
 ): Plan {
-  return makePlan(plannableLayers(file, modelTopology, model), spec, selected, svd, spectra);
+  return makePlan(plannableLayers(file, modelTopology, model), spec, selected, svd, spectra, judge);
 }
 
 export interface FactorizedModel {

@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { LayerJson } from '../graph/topology.js';
-import { allocateRanks, BudgetUnreachable, defaultAllocationScore, maxUsefulRank, type Allocation, type AllocationLayer, type AllocationScore } from './allocate.js';
+import { allocateJudged, allocateRanks, BudgetUnreachable, defaultAllocationScore, maxUsefulRank, type Allocation, type AllocationJudge, type AllocationLayer, type AllocationScore } from './allocate.js';
 import { factorizerFor, type LayerWeights } from './registry.js';
 import { decompose, energyKept, rankForEnergy, relativeError, type Svd, type SvdOptions, type SvdTarget } from './svd.js';
 
@@ -19,10 +19,15 @@ export type RankSpec =
   | { kind: 'energy'; fraction: number }
   | { kind: 'ratio'; fraction: number; score?: AllocationScore };
 
-/** A layer's spectrum as the --ratio allocation reads it: the top σ's (descending) and Σ of all σ². */
+/**
+ * A layer's spectrum as the --ratio allocation reads it: the top σ's (descending) and Σ of all σ²;
+ * with `losses` (losses[k], k = 1..break-even), the loss measured with this layer alone at rank k,
+ * which the `measured` score allocates on instead.
+ */
 export interface Spectrum {
   s: ArrayLike<number>;
   total: number;
+  losses?: ArrayLike<number>;
 }
 
 /** One factorizable layer in the plan. `rank` is null when the layer is left as it is (`reason` says why). */
@@ -68,6 +73,12 @@ export interface PlanEntry {
    * the original model's calibration inputs), the output error it expected at this rank.
    */
   predictedOutputError?: number;
+  /**
+   * With --ratio's `measured` score: the loss against the original's outputs on the calibration
+   * sample (distillation loss at T = 1 minus the original's own: KL for a classifier) measured with
+   * this layer alone truncated at its rank (interpolated between measured ranks).
+   */
+  predictedLoss?: number;
 }
 
 /** What --ratio allocated: the considered layers' parameters before and after, and the most allowed. */
@@ -78,6 +89,12 @@ export interface PlanBudget {
   /** ⌊ratio · paramsBefore⌋. */
   budget: number;
   score: AllocationScore;
+  /**
+   * With score `measured`: the loss against the original's outputs on the calibration sample the
+   * allocation expected: measured with every chosen layer truncated at once (on the original model's
+   * inputs, not yet calibrated in order), or without a judge Σ of the layers' predictedLoss.
+   */
+  predictedLoss?: number;
   /** Whose spectra the allocation read: the kernels' ('svd') or the whitened ones ('whiten'). */
   spectra: 'svd' | 'whiten';
 }
@@ -138,6 +155,7 @@ export function makePlan(
   selected: (name: string) => boolean = () => true,
   svd: SvdOptions = {},
   spectra?: ReadonlyMap<string, Spectrum>,
+  judge?: AllocationJudge,
 ): Plan {
   const names = new Set(layers.map((l) => l.name));
   if (spec.kind === 'per-layer') {
@@ -183,8 +201,9 @@ export function makePlan(
     allocation.spectrum = spectra?.get(name) ?? { s: d.s, total: d.energy };
   }
   const whitened = spectra !== undefined && spectra.size > 0 ? 'whiten' : 'svd';
-  const score = spec.kind === 'ratio' ? spec.score ?? defaultAllocationScore(whitened) : undefined;
-  const requested = spec.kind === 'ratio' && score !== undefined ? allocate(considered, spec.fraction, score) : undefined;
+  const measured = whitened === 'whiten' && considered.every((l) => l.spectrum === null || spectra?.get(l.name)?.losses !== undefined);
+  const score = spec.kind === 'ratio' ? spec.score ?? (measured ? 'measured' : defaultAllocationScore(whitened)) : undefined;
+  const requested = spec.kind === 'ratio' && score !== undefined ? allocate(considered, spec.fraction, score, judge) : undefined;
   const ratioText = spec.kind === 'ratio' ? ` --ratio ${spec.fraction}` : '';
   for (const entry of entries) {
     const d = decompositions.get(entry.name);
@@ -219,6 +238,7 @@ export function makePlan(
       entry.relativeError = relativeError(d.s, rank, total);
       const read = whitened === 'whiten' ? spectra?.get(name) : undefined;
       if (requested !== undefined && read !== undefined) entry.predictedOutputError = relativeError(read.s, rank, read.total);
+      if (requested !== undefined && score === 'measured' && read?.losses !== undefined) entry.predictedLoss = read.losses[rank] as number;
     }
   }
   const plan: Plan = { entries, decompositions };
@@ -229,16 +249,28 @@ export function makePlan(
       paramsAfter: requested.paramsAfter,
       budget: requested.budget,
       score: score ?? defaultAllocationScore(whitened),
+      ...(score === 'measured' ? { predictedLoss: 'loss' in requested ? (requested.loss as number) : predictedLoss(requested, considered) } : {}),
       spectra: whitened,
     };
   }
   return plan;
 }
 
+/** Σ of the measured losses at the allocated ranks. */
+function predictedLoss(allocation: Allocation, considered: readonly AllocationLayer[]): number {
+  let sum = 0;
+  for (const layer of considered) {
+    const rank = allocation.ranks.get(layer.name) ?? null;
+    const losses = layer.spectrum?.losses;
+    if (rank !== null && losses !== undefined) sum += Math.max(0, losses[rank] as number);
+  }
+  return sum;
+}
+
 /** The ratio's allocation, or a UsageError naming the smallest ratio rank 1 everywhere reaches. */
-function allocate(considered: readonly AllocationLayer[], fraction: number, score: AllocationScore): Allocation {
+function allocate(considered: readonly AllocationLayer[], fraction: number, score: AllocationScore, judge: AllocationJudge | undefined): Allocation | (Allocation & { loss: number }) {
   try {
-    return allocateRanks(considered, fraction, score);
+    return score === 'measured' && judge !== undefined ? allocateJudged(considered, fraction, judge) : allocateRanks(considered, fraction, score);
   } catch (err) {
     if (!(err instanceof BudgetUnreachable)) throw err;
     // Rounded up, so that the ratio named is one that works.

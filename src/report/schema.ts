@@ -48,6 +48,10 @@ const LayerSchema = z.object({
     .nullable()
     .optional()
     .describe("With --ratio and method whiten: the relative output error the allocation predicted, √(discarded / total whitened energy) of the layer's spectrum on the original model's calibration inputs (no ridge)"),
+  predictedLoss: z
+    .number()
+    .optional()
+    .describe("With --ratio's measured score: the loss against the original's outputs (KL for a classifier) on the calibration sample with this layer alone truncated at its rank, as the allocation measured it"),
   outputError: z
     .number()
     .nullable()
@@ -145,7 +149,8 @@ export const ReportSchema = z
         paramsBefore: count().describe('Parameters (kernels and biases) of the layers considered: the factorizable ones --layers selects'),
         paramsAfter: count().describe('The same layers\' parameters in the output'),
         budget: count().describe('The most allowed: ⌊ratio · paramsBefore⌋'),
-        score: z.enum(['relative', 'absolute', 'balanced']).describe('How components were compared across layers: share of the layer\'s energy, σ² as is, or Σ share²'),
+        score: z.enum(['relative', 'absolute', 'balanced', 'measured']).describe('How ranks were compared across layers: share of the layer\'s energy, σ² as is, Σ share², or the loss measured with each layer truncated alone'),
+        predictedLoss: z.number().optional().describe('score measured: the loss against the original\'s outputs (KL for a classifier) on the calibration sample the allocation expected, the sum of the layers\' predictedLoss'),
         spectra: z.enum(['svd', 'whiten']).describe('Whose spectra the allocation read: the kernels\' or the whitened ones (calibration inputs of the original model)'),
       })
       .nullable()

@@ -380,7 +380,9 @@ function budgetView(report: CompressionReport): ReportView['budget'] {
   if (b === undefined || b === null) return null;
   const share = b.paramsBefore > 0 ? b.paramsAfter / b.paramsBefore : 1;
   const ratio = Number((b.ratio * 100).toPrecision(3));
-  return { text: `parameters ${pct(share)} of the original's, budget ${ratio}%`, within: b.paramsAfter <= b.budget };
+  // The measured score's prediction: the loss against the original's outputs it expected (KL for a classifier).
+  const predicted = b.score === 'measured' && b.predictedLoss !== undefined ? `; predicted loss against the original ${num(b.predictedLoss, 3)} (calibration rows)` : '';
+  return { text: `parameters ${pct(share)} of the original's, budget ${ratio}%${predicted}`, within: b.paramsAfter <= b.budget };
 }
 
 /** Labels of the metrics, as every table names them. */

@@ -21,7 +21,7 @@ import { tune } from '../compress/tune.js';
 import type { CompressEvent } from '../compress/types.js';
 import { layerFilter, plannableLayers, maxUsefulRank, type RankSpec, type Spectrum } from '../factorize/index.js';
 import { weightsOf } from '../factorize/plan.js';
-import { whitenedSpectra } from '../compress/calibrate.js';
+import { measureLayers, type MeasuredLayers } from '../compress/calibrate.js';
 import { factorizerFor } from '../factorize/registry.js';
 import { modelFiles, needsClassesError, writeFolderAtomically } from '../io/index.js';
 import { countFlops } from '../measure/flops.js';
@@ -78,13 +78,15 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
     listener(event);
   };
   const base = evaluateModel(original, loss, data.validation, shapes);
+  // The --ratio allocation's measurements, taken once for every whitened ratio (pointRunner).
+  const held: { measured?: MeasuredLayers } = {};
   try {
     const loadMs = performance.now() - started;
     const points: SweepPoint[] = [];
     const total = lists.methods.length * lists.values.length;
     // Said once the first plan stands, as compress does, so a plan's refusal is the only line printed.
     const loaded = once(() => emit({ status: 'stage', stage: 'load', message: `loaded ${options.model} (${original.countParams()} params), ${data.samples} samples from ${options.data}; every point is measured on ${data.validation.count} held-out samples` }));
-    const point = pointRunner(run, base, emit, loaded);
+    const point = pointRunner(run, base, emit, loaded, held);
     for (const method of lists.methods) {
       for (const value of lists.values) {
         const measured = await point(method, lists.setting, value);
@@ -134,6 +136,7 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
     await writeFolderAtomically(options.out, files, options.force, run.signal);
     return { report, files: [...files.keys()].map((name) => path.resolve(options.out, name)) };
   } finally {
+    held.measured?.dispose();
     base.predictions.dispose();
   }
 }
@@ -143,9 +146,8 @@ async function sweepPrepared(run: Prepared, lists: SweepLists, listener: (event:
  * (or ratio) and method. Their stage messages would repeat for every point, so only notes (once each) and
  * training events pass through.
  */
-function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit: (event: SweepEvent) => void, planned: () => void): (method: SweepMethod, setting: SweepSetting, value: number) => Promise<SweepPoint> {
+function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit: (event: SweepEvent) => void, planned: () => void, held: { measured?: MeasuredLayers }): (method: SweepMethod, setting: SweepSetting, value: number) => Promise<SweepPoint> {
   const noted = new Set<string>();
-  let allocationSpectra: Map<string, Spectrum> | undefined;
   const quiet = (event: CompressEvent): void => {
     throwIfAborted(run.signal);
     if (event.status === 'stage') return;
@@ -159,9 +161,9 @@ function pointRunner(run: Prepared, base: ReturnType<typeof evaluateModel>, emit
     const started = performance.now();
     const rank: RankSpec = setting === 'rank' ? { kind: 'fixed', rank: value } : { kind: 'ratio', fraction: value };
     const at: Prepared = { ...run, options: { ...run.options, rank, method }, emit: quiet };
-    // Whitened ratios allocate on spectra of the ORIGINAL model's calibration inputs: the same for every ratio.
-    if (setting === 'ratio' && method === 'whiten') allocationSpectra ??= await whitenedSpectra(at, layerFilter(run.options.layers));
-    const plan = await planRun(at, setting === 'ratio' && method === 'whiten' ? allocationSpectra : undefined);
+    // Whitened ratios allocate on measurements of the ORIGINAL model on its calibration inputs: the same for every ratio.
+    if (setting === 'ratio' && method === 'whiten') held.measured ??= await measureLayers(at, layerFilter(run.options.layers));
+    const plan = await planRun(at, setting === 'ratio' && method === 'whiten' ? held.measured : undefined);
     planned();
     const { factorized, factorizeMs } = await factorizeModel(at, plan, performance.now() - started);
     try {

@@ -6,7 +6,8 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { allocateRanks, BudgetUnreachable, maxUsefulRank, type AllocationLayer, type AllocationScore } from '../../src/factorize/allocate.js';
+import { allocateJudged, allocateRanks, BudgetUnreachable, maxUsefulRank, uniformAllocation, type AllocationLayer, type AllocationScore } from '../../src/factorize/allocate.js';
+import { candidateRanks, interpolateLosses } from '../../src/compress/calibrate.js';
 import { planStored } from '../../src/factorize/stored.js';
 import { readModelChecked } from '../../src/io/index.js';
 import { UsageError } from '../../src/errors.js';
@@ -140,6 +141,121 @@ describe('allocateRanks', () => {
         }
       }
     }
+  });
+});
+
+/** Σ of each layer's measured loss at its rank (whole: none), and the parameters. */
+function lossOf(layers: readonly AllocationLayer[], ranks: ReadonlyMap<string, number | null>): { loss: number; params: number } {
+  let loss = 0;
+  let params = 0;
+  for (const l of layers) {
+    const rank = ranks.get(l.name) ?? null;
+    if (rank === null) params += l.params;
+    else {
+      loss += l.spectrum?.losses?.[rank] as number;
+      params += l.params - l.m * l.n + rank * (l.m + l.n);
+    }
+  }
+  return { loss, params };
+}
+
+/** A layer m×n with bias whose measured loss at rank k is `loss(k)`. */
+function measuredLayer(name: string, m: number, n: number, loss: (k: number) => number): AllocationLayer {
+  const useful = maxUsefulRank(m, n);
+  const s = Array.from({ length: useful }, (_, i) => 1 / (i + 1));
+  return { name, m, n, params: m * n + n, spectrum: { s, total: s.reduce((t, v) => t + v * v, 0) * 1.5, losses: Float64Array.from({ length: useful + 1 }, (_, k) => (k === 0 ? 0 : loss(k))) } };
+}
+
+describe('allocateRanks, measured losses', () => {
+  it('finds the allocation of least total loss within the budget: equal to brute force, on random curves, never over', () => {
+    const rng = createRng(11);
+    for (let trial = 0; trial < 15; trial++) {
+      const layers: AllocationLayer[] = [];
+      const count = 1 + Math.floor(rng.next() * 3);
+      for (let i = 0; i < count; i++) {
+        const m = 2 + Math.floor(rng.next() * 20);
+        const n = 2 + Math.floor(rng.next() * 20);
+        const scale = 0.1 + 5 * rng.next();
+        const decay = 0.1 + rng.next();
+        // Not convex, not even monotone: measured curves are noisy.
+        layers.push(measuredLayer(`l${i}`, m, n, (k) => scale * Math.exp(-decay * k) * (0.8 + 0.4 * rng.next())));
+      }
+      const choices = (l: AllocationLayer): Array<number | null> => [...Array.from({ length: maxUsefulRank(l.m, l.n) }, (_, i) => i + 1), null];
+      for (const ratio of [0.05, 0.15, 0.3, 0.5, 0.8, 1]) {
+        let result;
+        try {
+          result = allocateRanks(layers, ratio, 'measured');
+        } catch (err) {
+          assert.ok(err instanceof BudgetUnreachable && err.smallest > ratio);
+          continue;
+        }
+        const got = lossOf(layers, result.ranks);
+        assert.equal(got.params, result.paramsAfter);
+        assert.ok(got.params <= result.budget, `${got.params} > ${result.budget}`);
+        // Brute force: every combination of ranks 1..break-even or whole.
+        let best = Infinity;
+        const walk = (i: number, ranks: Map<string, number | null>): void => {
+          if (i === layers.length) {
+            const o = lossOf(layers, ranks);
+            if (o.params <= result.budget) best = Math.min(best, o.loss);
+            return;
+          }
+          const l = layers[i] as AllocationLayer;
+          for (const r of maxUsefulRank(l.m, l.n) < 1 ? [null] : choices(l)) walk(i + 1, new Map([...ranks, [l.name, r]]));
+        };
+        walk(0, new Map());
+        assert.ok(Math.abs(got.loss - best) < 1e-9, `trial ${trial} ratio ${ratio}: loss ${got.loss}, optimum ${best}`);
+      }
+    }
+  });
+
+  it('spends where the loss falls, not where the spectrum does: a layer whose loss stays high until a large rank gets it', () => {
+    // Same shapes and spectra; a's loss drops only at rank 6, b's is small from rank 1.
+    const a = measuredLayer('a', 20, 20, (k) => (k < 6 ? 5 : 0.1));
+    const b = measuredLayer('b', 20, 20, (k) => 0.5 / k);
+    const result = allocateRanks([a, b], 0.4, 'measured');
+    assert.equal(result.ranks.get('a'), 6);
+    // The greedy on spectra gives both the same ranks (identical spectra).
+    const spectral = allocateRanks([a, b], 0.4, 'relative');
+    assert.ok(Math.abs((spectral.ranks.get('a') as number) - (spectral.ranks.get('b') as number)) <= 1);
+  });
+
+  it('with a judge, keeps the candidate it measures best, always within the budget', () => {
+    // b's loss is far larger than a's: the exact search gives b the higher rank, the uniform rank does not.
+    const a = measuredLayer('a', 20, 20, (k) => 0.01 / k);
+    const b = measuredLayer('b', 20, 10, (k) => 5 / k);
+    const uniform = uniformAllocation([a, b], 0.3);
+    assert.ok(uniform !== undefined);
+    assert.equal(uniform.ranks.get('a'), uniform.ranks.get('b'));
+    assert.ok(uniform.paramsAfter <= uniform.budget);
+    const seen: string[] = [];
+    // A judge that prefers the uniform allocation over everything else.
+    const judged = allocateJudged([a, b], 0.3, (ranks) => {
+      seen.push(JSON.stringify([...ranks]));
+      return ranks.get('a') === ranks.get('b') ? 0 : 1;
+    });
+    assert.deepEqual([...judged.ranks], [...uniform.ranks]);
+    assert.equal(judged.loss, 0);
+    assert.equal(new Set(seen).size, seen.length, 'each candidate measured once');
+    assert.ok(seen.length >= 2 && seen.length <= 4);
+    // A judge that agrees with the additive losses keeps the exact search's answer.
+    const additive = allocateRanks([a, b], 0.3, 'measured');
+    const agreeing = allocateJudged([a, b], 0.3, (ranks) => lossOf([a, b], ranks).loss);
+    assert.ok(lossOf([a, b], agreeing.ranks).loss <= lossOf([a, b], additive.ranks).loss + 1e-12);
+    assert.ok(agreeing.paramsAfter <= agreeing.budget);
+  });
+
+  it('measures ranks 1..8 and then about 25% apart up to the break-even; interpolates along the whitened tail', () => {
+    assert.deepEqual(candidateRanks(5), [1, 2, 3, 4, 5]);
+    assert.deepEqual(candidateRanks(8), [1, 2, 3, 4, 5, 6, 7, 8]);
+    const grid = candidateRanks(192);
+    assert.deepEqual(grid.slice(0, 10), [1, 2, 3, 4, 5, 6, 7, 8, 10, 13]);
+    assert.equal(grid[grid.length - 1], 192);
+    for (let i = 1; i < grid.length; i++) assert.ok((grid[i] as number) > (grid[i - 1] as number) && (grid[i] as number) <= Math.max((grid[i - 1] as number) + 1, Math.round((grid[i - 1] as number) * 1.25)));
+    assert.ok(grid.length < 30);
+    // σ² = 4, 3, 2, 1 (total 10): losses measured at ranks 1 and 4; rank 2 restores 3 of the 6 between.
+    const losses = interpolateLosses([1, 4], [0.6, 0], [2, Math.sqrt(3), Math.sqrt(2), 1], 10, 4);
+    assert.deepEqual(Array.from(losses).map((v) => Number(v.toFixed(12))), [0, 0.6, 0.3, 0.1, 0]);
   });
 });
 
