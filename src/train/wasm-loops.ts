@@ -5,14 +5,15 @@
  * Adam alone over the MLP's 53K parameters was a fifth of a step; four lanes at a time in wasm take a
  * small fraction of that.
  *
- * The module is assembled here from its instructions (no toolchain, no binary file) and imports the
- * backend's own WebAssembly.Memory, so pointers are the heap offsets the backend already uses and
- * nothing is copied. Each operation is the float32 operation tfjs's kernels do, in their order
+ * The module is assembled here from its instructions (src/wasm/assembler.ts: no toolchain, no binary
+ * file) and imports the backend's own WebAssembly.Memory, so pointers are the heap offsets the
+ * backend already uses and nothing is copied. Each operation is the float32 operation tfjs's kernels do, in their order
  * (Adam's moments, bias corrections, square root and step as tfjs's AdamOptimizer writes them), so
  * results are tfjs's bit for bit where no sum is reordered. `loops(backend)` is undefined where the
  * runtime has no wasm SIMD or the backend exposes no memory; callers then keep their JavaScript loops.
  */
 import type { KernelBackend } from '@tensorflow/tfjs';
+import { F32, I32, V128, at, fload, fstore, get, i32, instantiate, leb, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
 
 export interface Loops {
   /**
@@ -35,107 +36,6 @@ export interface AdamConstants {
   step: number;
   correction1: number;
   correction2: number;
-}
-
-// --- A minimal assembler: the opcodes used below (WebAssembly core and SIMD proposals). ---
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-const op = {
-  block: 0x02,
-  loop: 0x03,
-  br: 0x0c,
-  brIf: 0x0d,
-  end: 0x0b,
-  select: 0x1b,
-  localGet: 0x20,
-  localSet: 0x21,
-  localTee: 0x22,
-  f32Load: 0x2a,
-  f32Store: 0x38,
-  i32Const: 0x41,
-  f32Const: 0x43,
-  i32GeU: 0x4f,
-  f32Gt: 0x5e,
-  i32Add: 0x6a,
-  i32Mul: 0x6c,
-  i32And: 0x71,
-  i32Shl: 0x74,
-  f32Sqrt: 0x91,
-  f32Add: 0x92,
-  f32Mul: 0x94,
-  f32Div: 0x95,
-} as const;
-/** SIMD instructions: the 0xfd prefix and a LEB128 index. */
-const simd = {
-  load: 0x00,
-  store: 0x0b,
-  splat: 0x13,
-  gt: 0x44,
-  and: 0x4e,
-  sqrt: 0xe3,
-  add: 0xe4,
-  mul: 0xe6,
-  div: 0xe7,
-} as const;
-
-function leb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const vec = (index: number): number[] => [0xfd, ...leb(index)];
-const get = (local: number): number[] => [op.localGet, ...leb(local)];
-const set = (local: number): number[] => [op.localSet, ...leb(local)];
-const i32 = (value: number): number[] => [op.i32Const, ...sleb(value)];
-/** Memory access: alignment (log2) and offset 0. */
-const vload = (): number[] => [...vec(simd.load), 4, 0];
-const vstore = (): number[] => [...vec(simd.store), 4, 0];
-const fload = (): number[] => [op.f32Load, 2, 0];
-const fstore = (): number[] => [op.f32Store, 2, 0];
-/** pointer local + offset local, as an address. */
-const at = (pointer: number, offset: number): number[] => [...get(pointer), ...get(offset), op.i32Add];
-
-/**
- * `for (o = from; o < limit; o += stride) body` with o, limit locals; `from` already in o.
- */
-function loopTo(o: number, limit: number, stride: number, body: number[]): number[] {
-  return [
-    op.block, 0x40, op.loop, 0x40,
-    ...get(o), ...get(limit), op.i32GeU, op.brIf, 1,
-    ...body,
-    ...get(o), ...i32(stride), op.i32Add, ...set(o),
-    op.br, 0,
-    op.end, op.end,
-  ];
-}
-
-interface FunctionSpec {
-  params: number[];
-  results: number[];
-  locals: number[];
-  body: number[];
 }
 
 /** adam(w, g, m, v, out, n; beta1, beta2, 1−β1, 1−β2, ε, step, 1−β1^t, 1−β2^t). */
@@ -223,45 +123,12 @@ function addRowsFunction(): FunctionSpec {
   return { params: [I32, I32, I32, I32], results: [], locals: [I32, I32, I32, I32, I32, I32], body };
 }
 
-function section(id: number, content: number[]): number[] {
-  return [id, ...leb(content.length), ...content];
-}
-
-const vector = (items: number[][]): number[] => [...leb(items.length), ...items.flat()];
-const name = (text: string): number[] => {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...leb(bytes.length), ...bytes];
-};
-
 /** The module's bytes: memory imported as env.memory, three exported functions. */
 export function moduleBytes(): Uint8Array {
-  const functions: Array<[string, FunctionSpec]> = [
+  return assemble([
     ['adam', adamFunction()],
     ['reluBackward', reluFunction()],
     ['addRows', addRowsFunction()],
-  ];
-  const types = functions.map(([, f]) => [0x60, ...vector(f.params.map((p) => [p])), ...vector(f.results.map((r) => [r]))]);
-  const imports = [[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]];
-  const declared = functions.map((_, i) => leb(i));
-  const exports = functions.map(([label], i) => [...name(label), 0x00, ...leb(i)]);
-  const codes = functions.map(([, f]) => {
-    // Locals as runs of one type.
-    const runs: number[][] = [];
-    for (const type of f.locals) {
-      const last = runs[runs.length - 1];
-      if (last !== undefined && last[1] === type) last[0] = (last[0] as number) + 1;
-      else runs.push([1, type]);
-    }
-    const body = [...vector(runs.map(([count, type]) => [...leb(count as number), type as number])), ...f.body, op.end];
-    return [...leb(body.length), ...body];
-  });
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vector(types)),
-    ...section(2, vector(imports)),
-    ...section(3, vector(declared)),
-    ...section(7, vector(exports)),
-    ...section(10, vector(codes)),
   ]);
 }
 
@@ -271,36 +138,17 @@ interface Exports {
   addRows(m: number, rows: number, cols: number, out: number): void;
 }
 
-/** The part of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
-interface WasmApi {
-  Memory: abstract new (...args: never[]) => unknown;
-  Module: new (bytes: Uint8Array) => unknown;
-  Instance: new (module: unknown, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
-  validate(bytes: Uint8Array): boolean;
-}
-
 const instances = new WeakMap<KernelBackend, Loops | null>();
 
 /** The loops on this backend's heap, or undefined (no SIMD, not the wasm backend). */
 export function loops(backend: KernelBackend): Loops | undefined {
   if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  let made: Loops | null = null;
-  try {
-    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
-    const bytes = moduleBytes();
-    if (api !== undefined && memory instanceof api.Memory && api.validate(bytes)) {
-      const instance = new api.Instance(new api.Module(bytes), { env: { memory } });
-      const e = instance.exports as unknown as Exports;
-      made = {
-        adam: (w, g, m, v, out, n, c) => e.adam(w, g, m, v, out, n, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.epsilon, c.step, c.correction1, c.correction2),
-        reluBackward: (y, dy, out, n) => e.reluBackward(y, dy, out, n),
-        addRows: (m, rows, cols, out) => e.addRows(m, rows, cols, out),
-      };
-    }
-  } catch {
-    made = null;
-  }
+  const e = instantiate(backend, moduleBytes()) as Exports | undefined;
+  const made: Loops | null = e === undefined ? null : {
+    adam: (w, g, m, v, out, n, c) => e.adam(w, g, m, v, out, n, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.epsilon, c.step, c.correction1, c.correction2),
+    reluBackward: (y, dy, out, n) => e.reluBackward(y, dy, out, n),
+    addRows: (m, rows, cols, out) => e.addRows(m, rows, cols, out),
+  };
   instances.set(backend, made);
   return made ?? undefined;
 }
