@@ -22,3 +22,13 @@ export function allocate(backend: KernelBackend, shape: readonly number[]): Tens
 export function view(backend: KernelBackend, info: TensorInfo): Float32Array {
   return (backend as WasmBackend).typedArrayFromHeap(info) as Float32Array;
 }
+
+/** A new tensor of `shape` and `dtype` in the wasm heap (contents undefined until written). */
+export function allocateOf(backend: KernelBackend, shape: readonly number[], dtype: DataType): TensorInfo {
+  return (backend as WasmBackend).makeOutput([...shape], dtype);
+}
+
+/** A tensor's values of any numeric dtype in place in the heap; valid until the next allocation. */
+export function typedView(backend: KernelBackend, info: TensorInfo): Float32Array | Int32Array | Uint8Array {
+  return (backend as WasmBackend).typedArrayFromHeap(info);
+}

@@ -8,6 +8,8 @@
  *   backends' Identity and wasm's own Reshape do: tensors are immutable, and the one place lowrank
  *   writes into a buffer in place (fused Adam's moments) first checks that nothing shares it.
  * - Cast to the tensor's own dtype (ReLU's gradient casts Step's float32 mask to float32): the same.
+ *   And Cast to bool, which wasm gets wrong: it converts the number to a byte (−2.5 → 254, 0.3 → 0,
+ *   300 → 44, NaN → 0) where tfjs's other backends give x ≠ 0 (NaN included) as 0 or 1.
  * - Sum over leading axes (a convolution's bias gradient sums dy [B, H, W, C] over B, H, W): wasm
  *   first transposes the input so that the reduced axes come last, and its 4-D transposition is slow
  *   (8.7 ms for [32, 26, 26, 32] against 2.4 ms seen as [21632, 32]). Seen as 2-D, the same
@@ -15,6 +17,7 @@
  */
 import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { allocateOf, typedView } from './heap.js';
 
 type Args = Parameters<KernelFunc>[0];
 
@@ -31,11 +34,22 @@ export function identity({ inputs, backend }: Args): TensorInfo | undefined {
   return share(backend as KernelBackend, x, x.shape);
 }
 
-/** Cast to the dtype the tensor already has, without the copy; other casts keep wasm's kernel. */
+/**
+ * Cast to the dtype the tensor already has, without the copy; to bool as x ≠ 0 (the cpu backend's
+ * rule); other casts keep wasm's kernel.
+ */
 export function cast({ inputs, backend, attrs }: Args): TensorInfo | undefined {
   const x = inputs['x'];
-  if (x === undefined || x.dtype === 'string' || attrs?.['dtype'] !== x.dtype) return undefined;
-  return share(backend as KernelBackend, x, x.shape);
+  if (x === undefined || x.dtype === 'string') return undefined;
+  const wasm = backend as KernelBackend;
+  if (attrs?.['dtype'] === x.dtype) return share(wasm, x, x.shape);
+  if (attrs?.['dtype'] !== 'bool') return undefined;
+  const out = allocateOf(wasm, x.shape, 'bool');
+  // Views after the allocation (it may grow the heap and detach earlier ones).
+  const values = typedView(wasm, x);
+  const truth = typedView(wasm, out);
+  for (let i = 0; i < values.length; i++) truth[i] = values[i] !== 0 ? 1 : 0;
+  return out;
 }
 
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

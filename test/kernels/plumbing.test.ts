@@ -1,6 +1,6 @@
 /**
  * src/kernels/plumbing.ts on wasm: Identity and same-dtype Cast share their input's buffer (and the
- * share survives disposing either side), other casts still convert, and Sum over leading axes gives
+ * share survives disposing either side), Cast to bool is x ≠ 0 as on cpu, other casts still convert, and Sum over leading axes gives
  * wasm's own Sum bit for bit (a float32 sum per column in row order) while other reductions are
  * wasm's kernel unchanged.
  */
@@ -49,6 +49,18 @@ describe('Identity and Cast on wasm share the buffer instead of copying it', () 
     x.dispose();
     assert.deepEqual(Array.from(same.dataSync()), [1.75, -2.5, 3.25, 0], 'the shared cast outlives its input');
     tf.dispose([same, ints]);
+  });
+
+  it('Cast to bool is x ≠ 0 as on the cpu backend (wasm\'s own kernel made −2.5 into 254 and 0.3 into false)', async () => {
+    const run = (): number[][] => tf.tidy(() => [
+      tf.cast(tf.tensor([-2.5, 0, 1, 0.3, 300, -0, Number.NaN, Number.NEGATIVE_INFINITY, 1e-30], [3, 3]), 'bool'),
+      tf.cast(tf.tensor([-3, 0, 2, 256], [4], 'int32'), 'bool'),
+      tf.cast(tf.cast(tf.tensor([0.5, 0, -7], [3]), 'bool'), 'float32'),
+    ].map((t) => Array.from(t.dataSync())));
+    const [wasm, cpu] = await onBoth(run);
+    assert.deepEqual(wasm, cpu);
+    assert.deepEqual(wasm[0], [1, 0, 1, 1, 1, 0, 1, 1, 1]);
+    assert.deepEqual(wasm[2], [1, 0, 1]);
   });
 
   it('gradients through ReLU (a same-dtype Cast) and a saved clone match the cpu backend', async () => {
