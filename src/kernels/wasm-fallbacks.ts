@@ -22,7 +22,7 @@
 import * as tf from '../../lib/tfjs.mjs';
 import { maxPool3d, maxPool3dGrad, maxPoolGrad } from './pooling.js';
 import { conv2dBackpropFilter as convFilterGradient, conv2dBackpropInput as convInputGradient } from './conv.js';
-import { depthwiseConv2dBackpropInput } from './depthwise.js';
+import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from './depthwise.js';
 import { cast, identity, sumLeadingAxes } from './plumbing.js';
 import type {
   BackendValues,
@@ -407,62 +407,6 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
   } finally {
     ops.dispose();
   }
-}
-
-/**
- * The depthwise filter gradient as one flat pass over dy: for every output position and filter tap,
- * dW[r, c, ch, m] += x[b, xr, xc, ch] · dy[b, y, x, ch·M + m], each weight's terms in the cpu
- * kernel's order (batch, then output row, then output column). Dilated or NCHW calls go to the cpu.
- */
-function depthwiseConv2dBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo | undefined {
-  const x = inputs['x'];
-  const dy = inputs['dy'];
-  if (x === undefined || dy === undefined || attrs === undefined) return undefined;
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') return undefined;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    attrs['filterShape'] as Shape4,
-    attrs['strides'] as number | [number, number],
-    attrs['dilations'] as number | [number, number],
-    attrs['pad'] as Parameters<typeof tf.backend_util.computeConv2DInfo>[4],
-    attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
-    true,
-  );
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.dataFormat !== 'channelsLast') return undefined;
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const { strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
-  const multiplier = outChannels / inChannels;
-  const wasm = backend as KernelBackend;
-  const xs = wasm.readSync(x.dataId) as Float32Array;
-  const dys = wasm.readSync(dy.dataId) as Float32Array;
-  // float64, like the cpu kernel's running `dotProd`, rounded to float32 once at the end.
-  const dw = new Float64Array(filterHeight * filterWidth * outChannels);
-  for (let b = 0; b < batchSize; b++) {
-    for (let yr = 0; yr < outHeight; yr++) {
-      for (let yc = 0; yc < outWidth; yc++) {
-        const dyBase = ((b * outHeight + yr) * outWidth + yc) * outChannels;
-        for (let r = 0; r < filterHeight; r++) {
-          const xr = yr * strideHeight + r - padInfo.top;
-          if (xr < 0 || xr >= inHeight) continue;
-          for (let c = 0; c < filterWidth; c++) {
-            const xc = yc * strideWidth + c - padInfo.left;
-            if (xc < 0 || xc >= inWidth) continue;
-            const xBase = ((b * inHeight + xr) * inWidth + xc) * inChannels;
-            const wBase = (r * filterWidth + c) * outChannels;
-            for (let ch = 0; ch < inChannels; ch++) {
-              const xv = xs[xBase + ch] as number;
-              for (let m = 0; m < multiplier; m++) {
-                const k = ch * multiplier + m;
-                dw[wBase + k] = (dw[wBase + k] as number) + xv * (dys[dyBase + k] as number);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  const shape = [filterHeight, filterWidth, inChannels, multiplier];
-  return { dataId: wasm.write(Float32Array.from(dw), shape, 'float32'), shape, dtype: 'float32' };
 }
 
 /** The wasm kernel functions by name, looked up per call so that tf.ts's BatchMatMul fix is the one used. */

@@ -206,3 +206,22 @@ export function instantiate(backend: KernelBackend, bytes: Uint8Array): unknown 
     return undefined;
   }
 }
+
+/** Float64 instructions (core) and the float64 SIMD ones (after the 0xfd prefix, see `vec`). */
+export const op64 = {
+  f64Load: 0x2b,
+  f64Store: 0x39,
+  f64Add: 0xa0,
+  f64Mul: 0xa2,
+  f64PromoteF32: 0xbb,
+} as const;
+export const simd64 = {
+  /** v128.load64_zero: two floats into the low lanes. */
+  load64Zero: 0x5d,
+  /** f64x2.promote_low_f32x4. */
+  promoteLow: 0x5f,
+  /** f64x2.splat. */
+  splat: 0x14,
+  add: 0xf0,
+  mul: 0xf2,
+} as const;

@@ -130,10 +130,17 @@ describe('Conv2D gradients on wasm match the cpu kernels within 1e-5', () => {
 });
 
 describe('DepthwiseConv2dNativeBackpropInput and BackpropFilter on wasm equal the cpu kernels bit for bit', () => {
-  for (const [strides, pad, multiplier] of [[1, 'valid', 1], [2, 'same', 2], [1, 'same', 3]] as const) {
-    it(`3×3 stride ${strides} ${pad}, ×${multiplier}`, async () => {
-      const x = [2, 7, 7, 3];
-      const filter = [3, 3, 3, multiplier];
+  const cases: Array<[number | [number, number], 'valid' | 'same', number, [number, number], number]> = [
+    [1, 'valid', 1, [3, 3], 2],
+    [2, 'same', 2, [3, 3], 2],
+    [1, 'same', 3, [3, 3], 2],
+    [[2, 1], 'same', 1, [5, 2], 1],
+    [[1, 3], 'valid', 2, [2, 4], 3],
+  ];
+  for (const [strides, pad, multiplier, [kh, kw], batch] of cases) {
+    it(`${kh}×${kw} stride ${strides} ${pad}, ×${multiplier}, batch ${batch}`, async () => {
+      const x = [batch, 7, 8, 3];
+      const filter = [kh, kw, 3, multiplier];
       const run = (): number[][] =>
         gradsOf((t, w) => tf.depthwiseConv2d(t as tf.Tensor4D, w as tf.Tensor4D, strides, pad), [
           { values: randomFloat32(size(x), 30), shape: x },

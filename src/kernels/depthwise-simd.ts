@@ -1,0 +1,183 @@
+/**
+ * The depthwise filter gradient's inner loops as a WebAssembly SIMD function on the wasm backend's
+ * heap (assembled by src/wasm/assembler.ts): for one filter tap, acc[k] += x[b, xr, xc, k / M] ·
+ * dy[b, yr, yc, k] over every valid output pixel, batch, row and column in that order, two outputs
+ * at a time in float64 lanes (for M = 1, MobileNet's depthwise layers, two channels; for M > 1, two
+ * of a channel's M outputs).
+ *
+ * The cpu kernel sums each filter element in a float64 `dotProd` over (batch, output row, output
+ * column). A float32 product is exact in float64, and each lane adds in that same order, so the sums
+ * are the cpu kernel's bit for bit; they are rounded to float32 once, by the caller.
+ */
+import type { KernelBackend } from '@tensorflow/tfjs';
+import { I32, V128, at, get, i32, instantiate, loopTo, moduleBytes, op, op64, set, simd64, vec, type FunctionSpec } from '../wasm/assembler.js';
+
+/** Byte addresses and strides of one tap's sweep (see tapSums). */
+export interface TapSweep {
+  /** x at (batch 0, the first valid output pixel's input row and column, channel 0). */
+  x: number;
+  /** dy at (batch 0, the first valid output row and column, channel 0). */
+  dy: number;
+  /** The float64 sums, `channels` of them, added into. */
+  acc: number;
+  batch: number;
+  rows: number;
+  cols: number;
+  channels: number;
+  /** Bytes from one output column to the next in x (stride · channels · 4). */
+  xCol: number;
+  /** Bytes from one output row to the next in x. */
+  xRow: number;
+  xBatch: number;
+  dyRow: number;
+  dyBatch: number;
+}
+
+/** One tap's sweep for a depth multiplier (`sweep.channels` is the output's, in · multiplier). */
+export type TapSums = (sweep: TapSweep, multiplier: number) => void;
+
+const vload64 = (): number[] => [...vec(simd64.load64Zero), 3, 0];
+const promote = (): number[] => vec(simd64.promoteLow);
+const f64x2Load = (): number[] => [...vec(0x00), 4, 0];
+const f64x2Store = (): number[] => [...vec(0x0b), 4, 0];
+
+/** Locals (indices) the two functions' outer loops use. */
+interface PixelLocals {
+  x: number; dy: number; batch: number; rows: number; cols: number;
+  xRow: number; xBatch: number; dyRow: number; dyBatch: number;
+  b: number; r: number; c: number; xb: number; dyb: number; xr: number; dyr: number; xp: number; dp: number;
+}
+
+/**
+ * for b < batch, for r < rows, for c < cols: colBody, with xp and dp at the pixel's x and dy (colBody
+ * advances them to the next column); each row and batch starts from x and dy plus its strides.
+ */
+function pixelLoops(l: PixelLocals, colBody: number[]): number[] {
+  const rowBody = [
+    ...get(l.xr), ...set(l.xp),
+    ...get(l.dyr), ...set(l.dp),
+    ...i32(0), ...set(l.c),
+    ...loopTo(l.c, l.cols, 1, colBody),
+    ...get(l.xr), ...get(l.xRow), op.i32Add, ...set(l.xr),
+    ...get(l.dyr), ...get(l.dyRow), op.i32Add, ...set(l.dyr),
+  ];
+  const batchBody = [
+    ...get(l.xb), ...set(l.xr),
+    ...get(l.dyb), ...set(l.dyr),
+    ...i32(0), ...set(l.r),
+    ...loopTo(l.r, l.rows, 1, rowBody),
+    ...get(l.xb), ...get(l.xBatch), op.i32Add, ...set(l.xb),
+    ...get(l.dyb), ...get(l.dyBatch), op.i32Add, ...set(l.dyb),
+  ];
+  return [
+    ...get(l.x), ...set(l.xb),
+    ...get(l.dy), ...set(l.dyb),
+    ...i32(0), ...set(l.b),
+    ...loopTo(l.b, l.batch, 1, batchBody),
+  ];
+}
+
+function tapFunction(): FunctionSpec {
+  const [x, dy, acc, batch, rows, cols, channels, xCol, xRow, xBatch, dyRow, dyBatch] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [b, r, c, o, pairEnd, end, xb, dyb, xr, dyr, xp, dp] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+  const accAt = (): number[] => [...get(acc), ...get(o), ...i32(1), op.i32Shl, op.i32Add];
+  // acc[o/4] (float64) += promote(x[o/4]) · promote(dy[o/4]), two lanes, then one for an odd tail.
+  const pairBody = [
+    ...accAt(),
+    ...accAt(), ...f64x2Load(),
+    ...at(xp, o), ...vload64(), ...promote(),
+    ...at(dp, o), ...vload64(), ...promote(),
+    ...vec(simd64.mul), ...vec(simd64.add),
+    ...f64x2Store(),
+  ];
+  const tailBody = [
+    ...accAt(),
+    ...accAt(), op64.f64Load, 3, 0,
+    ...at(xp, o), op.f32Load, 2, 0, op64.f64PromoteF32,
+    ...at(dp, o), op.f32Load, 2, 0, op64.f64PromoteF32,
+    op64.f64Mul, op64.f64Add,
+    op64.f64Store, 3, 0,
+  ];
+  const colBody = [
+    ...i32(0), ...set(o),
+    ...loopTo(o, pairEnd, 8, pairBody),
+    ...loopTo(o, end, 4, tailBody),
+    ...get(xp), ...get(xCol), op.i32Add, ...set(xp),
+    ...get(dp), ...get(channels), ...i32(2), op.i32Shl, op.i32Add, ...set(dp),
+  ];
+  const body = [
+    ...get(channels), ...i32(2), op.i32Shl, ...set(end),
+    ...get(end), ...i32(-8), op.i32And, ...set(pairEnd),
+    ...pixelLoops({ x, dy, batch, rows, cols, xRow, xBatch, dyRow, dyBatch, b, r, c, xb, dyb, xr, dyr, xp, dp }, colBody),
+  ];
+  return { params: Array<number>(12).fill(I32), results: [], locals: Array<number>(12).fill(I32), body };
+}
+
+/**
+ * The same sweep for a depth multiplier M > 1: acc[ch·M + m] += x[.., ch] · dy[.., ch·M + m], the x
+ * value splat into both lanes and the M outputs of a channel taken two at a time.
+ */
+function tapMultiplierFunction(): FunctionSpec {
+  const [x, dy, acc, batch, rows, cols, channels, xCol, xRow, xBatch, dyRow, dyBatch, inChannels, multiplier] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const [b, r, c, ch, mo, mPairEnd, mEnd, xb, dyb, xr, dyr, xp, dp, kb] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
+  const xv = 28;
+  const accAt = (): number[] => [...get(acc), ...get(kb), ...get(mo), op.i32Add, ...i32(1), op.i32Shl, op.i32Add];
+  const dyAt = (): number[] => [...get(dp), ...get(kb), op.i32Add, ...get(mo), op.i32Add];
+  const xAt = (): number[] => [...get(xp), ...get(ch), ...i32(2), op.i32Shl, op.i32Add];
+  const pairBody = [
+    ...accAt(),
+    ...accAt(), ...f64x2Load(),
+    ...get(xv),
+    ...dyAt(), ...vload64(), ...promote(),
+    ...vec(simd64.mul), ...vec(simd64.add),
+    ...f64x2Store(),
+  ];
+  const tailBody = [
+    ...accAt(),
+    ...accAt(), op64.f64Load, 3, 0,
+    ...xAt(), op.f32Load, 2, 0, op64.f64PromoteF32,
+    ...dyAt(), op.f32Load, 2, 0, op64.f64PromoteF32,
+    op64.f64Mul, op64.f64Add,
+    op64.f64Store, 3, 0,
+  ];
+  const channelBody = [
+    ...xAt(), op.f32Load, 2, 0, op64.f64PromoteF32, ...vec(simd64.splat), ...set(xv),
+    ...i32(0), ...set(mo),
+    ...loopTo(mo, mPairEnd, 8, pairBody),
+    ...loopTo(mo, mEnd, 4, tailBody),
+    ...get(kb), ...get(mEnd), op.i32Add, ...set(kb),
+  ];
+  const colBody = [
+    ...i32(0), ...set(ch),
+    ...i32(0), ...set(kb),
+    ...loopTo(ch, inChannels, 1, channelBody),
+    ...get(xp), ...get(xCol), op.i32Add, ...set(xp),
+    ...get(dp), ...get(channels), ...i32(2), op.i32Shl, op.i32Add, ...set(dp),
+  ];
+  const body = [
+    ...get(multiplier), ...i32(2), op.i32Shl, ...set(mEnd),
+    ...get(mEnd), ...i32(-8), op.i32And, ...set(mPairEnd),
+    ...pixelLoops({ x, dy, batch, rows, cols, xRow, xBatch, dyRow, dyBatch, b, r, c, xb, dyb, xr, dyr, xp, dp }, colBody),
+  ];
+  return { params: Array<number>(14).fill(I32), results: [], locals: [...Array<number>(14).fill(I32), V128], body };
+}
+
+/** The module's bytes (exported for the tests that check it validates). */
+export function tapModuleBytes(): Uint8Array {
+  return moduleBytes([['tap', tapFunction()], ['tapMultiplier', tapMultiplierFunction()]]);
+}
+
+const instances = new WeakMap<KernelBackend, TapSums | null>();
+
+/** The SIMD sweep on this backend's heap, or undefined (no SIMD, not the wasm backend). */
+export function tapSums(backend: KernelBackend): TapSums | undefined {
+  if (instances.has(backend)) return instances.get(backend) ?? undefined;
+  const e = instantiate(backend, tapModuleBytes()) as { tap(...args: number[]): void; tapMultiplier(...args: number[]): void } | undefined;
+  const made: TapSums | null = e === undefined ? null : (s, multiplier) => {
+    const args = [s.x, s.dy, s.acc, s.batch, s.rows, s.cols, s.channels, s.xCol, s.xRow, s.xBatch, s.dyRow, s.dyBatch];
+    if (multiplier === 1) e.tap(...args);
+    else e.tapMultiplier(...args, s.channels / multiplier, multiplier);
+  };
+  instances.set(backend, made);
+  return made ?? undefined;
+}
