@@ -10,9 +10,9 @@
  * are the cpu kernel's bit for bit; they are rounded to float32 once, by the caller.
  */
 import type { KernelBackend } from '@tensorflow/tfjs';
-import { I32, V128, at, get, i32, instantiate, loopTo, moduleBytes, op, op64, set, simd64, vec, type FunctionSpec } from '../wasm/assembler.js';
+import { F64, I32, V128, at, get, i32, instantiate, loopTo, moduleBytes, op, op64, set, simd64, vec, type FunctionSpec } from '../wasm/assembler.js';
 
-/** Byte addresses and strides of one tap's sweep (see tapSums). */
+/** Byte addresses and strides of one tap's sweep for the filter gradient (see depthwiseSweeps). */
 export interface TapSweep {
   /** x at (batch 0, the first valid output pixel's input row and column, channel 0). */
   x: number;
@@ -33,8 +33,6 @@ export interface TapSweep {
   dyBatch: number;
 }
 
-/** One tap's sweep for a depth multiplier (`sweep.channels` is the output's, in · multiplier). */
-export type TapSums = (sweep: TapSweep, multiplier: number) => void;
 
 const vload64 = (): number[] => [...vec(simd64.load64Zero), 3, 0];
 const promote = (): number[] => vec(simd64.promoteLow);
@@ -77,24 +75,30 @@ function pixelLoops(l: PixelLocals, colBody: number[]): number[] {
   ];
 }
 
-function tapFunction(): FunctionSpec {
-  const [x, dy, acc, batch, rows, cols, channels, xCol, xRow, xBatch, dyRow, dyBatch] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const [b, r, c, o, pairEnd, end, xb, dyb, xr, dyr, xp, dp] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
-  const accAt = (): number[] => [...get(acc), ...get(o), ...i32(1), op.i32Shl, op.i32Add];
-  // acc[o/4] (float64) += promote(x[o/4]) · promote(dy[o/4]), two lanes, then one for an odd tail.
+/**
+ * Multiplier 1, two channels at a time (then one for an odd count): sums[k] += a[k] · b[k] at every
+ * output pixel. The filter gradient's sums are one fixed row (a: x, strided; b: dy); the input
+ * gradient's are the strided operand (a: dy; b: the filter at this tap, fixed). Parameters: strided,
+ * dy, fixed, batch, rows, cols, channels, then the strided operand's column, row and batch strides and
+ * dy's row and batch strides (bytes).
+ */
+function channelPairsFunction(sumsStrided: boolean): FunctionSpec {
+  const [strided, dy, fixed, batch, rows, cols, channels, sCol, sRow, sBatch, dyRow, dyBatch] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [b, r, c, o, pairEnd, end, sb, dyb, sr, dyr, sp, dp] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+  // float64 sums at twice the float32 offset o.
+  const sumAt = (): number[] => [...get(sumsStrided ? sp : fixed), ...get(o), ...i32(1), op.i32Shl, op.i32Add];
+  const factors = sumsStrided ? [at(dp, o), at(fixed, o)] : [at(sp, o), at(dp, o)];
   const pairBody = [
-    ...accAt(),
-    ...accAt(), ...f64x2Load(),
-    ...at(xp, o), ...vload64(), ...promote(),
-    ...at(dp, o), ...vload64(), ...promote(),
+    ...sumAt(),
+    ...sumAt(), ...f64x2Load(),
+    ...factors.flatMap((address) => [...address, ...vload64(), ...promote()]),
     ...vec(simd64.mul), ...vec(simd64.add),
     ...f64x2Store(),
   ];
   const tailBody = [
-    ...accAt(),
-    ...accAt(), op64.f64Load, 3, 0,
-    ...at(xp, o), op.f32Load, 2, 0, op64.f64PromoteF32,
-    ...at(dp, o), op.f32Load, 2, 0, op64.f64PromoteF32,
+    ...sumAt(),
+    ...sumAt(), op64.f64Load, 3, 0,
+    ...factors.flatMap((address) => [...address, op.f32Load, 2, 0, op64.f64PromoteF32]),
     op64.f64Mul, op64.f64Add,
     op64.f64Store, 3, 0,
   ];
@@ -102,13 +106,13 @@ function tapFunction(): FunctionSpec {
     ...i32(0), ...set(o),
     ...loopTo(o, pairEnd, 8, pairBody),
     ...loopTo(o, end, 4, tailBody),
-    ...get(xp), ...get(xCol), op.i32Add, ...set(xp),
+    ...get(sp), ...get(sCol), op.i32Add, ...set(sp),
     ...get(dp), ...get(channels), ...i32(2), op.i32Shl, op.i32Add, ...set(dp),
   ];
   const body = [
     ...get(channels), ...i32(2), op.i32Shl, ...set(end),
     ...get(end), ...i32(-8), op.i32And, ...set(pairEnd),
-    ...pixelLoops({ x, dy, batch, rows, cols, xRow, xBatch, dyRow, dyBatch, b, r, c, xb, dyb, xr, dyr, xp, dp }, colBody),
+    ...pixelLoops({ x: strided, dy, batch, rows, cols, xRow: sRow, xBatch: sBatch, dyRow, dyBatch, b, r, c, xb: sb, dyb, xr: sr, dyr, xp: sp, dp }, colBody),
   ];
   return { params: Array<number>(12).fill(I32), results: [], locals: Array<number>(12).fill(I32), body };
 }
@@ -162,21 +166,100 @@ function tapMultiplierFunction(): FunctionSpec {
   return { params: Array<number>(14).fill(I32), results: [], locals: [...Array<number>(14).fill(I32), V128], body };
 }
 
-/** The module's bytes (exported for the tests that check it validates). */
-export function tapModuleBytes(): Uint8Array {
-  return moduleBytes([['tap', tapFunction()], ['tapMultiplier', tapMultiplierFunction()]]);
+/**
+ * The same for a multiplier M > 1: sums[.., ch] += dy[.., ch·M + m] · w[r, c, ch·M + m] for m in
+ * order, one float64 add at a time (the cpu kernel's order within a channel).
+ */
+function inputTapMultiplierFunction(): FunctionSpec {
+  const [sums, dy, w, batch, rows, cols, channels, sCol, sRow, sBatch, dyRow, dyBatch, inChannels, multiplier] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const [b, r, c, ch, m, k, sb, dyb, sr, dyr, sp, dp] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+  const acc = 26;
+  const sumAt = (): number[] => [...get(sp), ...get(ch), ...i32(3), op.i32Shl, op.i32Add];
+  const multiplierBody = [
+    ...get(acc),
+    ...get(dp), ...get(k), ...i32(2), op.i32Shl, op.i32Add, op.f32Load, 2, 0, op64.f64PromoteF32,
+    ...get(w), ...get(k), ...i32(2), op.i32Shl, op.i32Add, op.f32Load, 2, 0, op64.f64PromoteF32,
+    op64.f64Mul, op64.f64Add, ...set(acc),
+    ...get(k), ...i32(1), op.i32Add, ...set(k),
+  ];
+  const channelBody = [
+    ...sumAt(), op64.f64Load, 3, 0, ...set(acc),
+    ...i32(0), ...set(m),
+    ...loopTo(m, multiplier, 1, multiplierBody),
+    ...sumAt(), ...get(acc), op64.f64Store, 3, 0,
+  ];
+  const colBody = [
+    ...i32(0), ...set(ch),
+    ...i32(0), ...set(k),
+    ...loopTo(ch, inChannels, 1, channelBody),
+    ...get(sp), ...get(sCol), op.i32Add, ...set(sp),
+    ...get(dp), ...get(channels), ...i32(2), op.i32Shl, op.i32Add, ...set(dp),
+  ];
+  const body = pixelLoops({ x: sums, dy, batch, rows, cols, xRow: sRow, xBatch: sBatch, dyRow, dyBatch, b, r, c, xb: sb, dyb, xr: sr, dyr, xp: sp, dp }, colBody);
+  return { params: Array<number>(14).fill(I32), results: [], locals: [...Array<number>(12).fill(I32), F64], body };
 }
 
-const instances = new WeakMap<KernelBackend, TapSums | null>();
+/** The module's bytes (exported for the tests that check it validates). */
+export function tapModuleBytes(): Uint8Array {
+  return moduleBytes([
+    ['tap', channelPairsFunction(false)],
+    ['tapMultiplier', tapMultiplierFunction()],
+    ['inputTap', channelPairsFunction(true)],
+    ['inputTapMultiplier', inputTapMultiplierFunction()],
+  ]);
+}
 
-/** The SIMD sweep on this backend's heap, or undefined (no SIMD, not the wasm backend). */
-export function tapSums(backend: KernelBackend): TapSums | undefined {
+/** Byte addresses and strides of one tap's sweep for the input gradient (see depthwiseSweeps). */
+export interface InputSweep {
+  /** The float64 sums (one per dx element) at (batch 0, the first valid output pixel's input row and column). */
+  sums: number;
+  /** dy at (batch 0, the first valid output row and column, channel 0). */
+  dy: number;
+  /** The filter at this tap, channel 0. */
+  w: number;
+  batch: number;
+  rows: number;
+  cols: number;
+  /** The output's channels (in · multiplier). */
+  channels: number;
+  /** Bytes from one output column to the next in the sums (stride · in channels · 8). */
+  sCol: number;
+  sRow: number;
+  sBatch: number;
+  dyRow: number;
+  dyBatch: number;
+}
+
+/** The two sweeps, for a depth multiplier. */
+export interface DepthwiseSweeps {
+  filter(sweep: TapSweep, multiplier: number): void;
+  input(sweep: InputSweep, multiplier: number): void;
+}
+
+interface Exports {
+  tap(...args: number[]): void;
+  tapMultiplier(...args: number[]): void;
+  inputTap(...args: number[]): void;
+  inputTapMultiplier(...args: number[]): void;
+}
+
+const instances = new WeakMap<KernelBackend, DepthwiseSweeps | null>();
+
+/** The SIMD sweeps on this backend's heap, or undefined (no SIMD, not the wasm backend). */
+export function depthwiseSweeps(backend: KernelBackend): DepthwiseSweeps | undefined {
   if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  const e = instantiate(backend, tapModuleBytes()) as { tap(...args: number[]): void; tapMultiplier(...args: number[]): void } | undefined;
-  const made: TapSums | null = e === undefined ? null : (s, multiplier) => {
-    const args = [s.x, s.dy, s.acc, s.batch, s.rows, s.cols, s.channels, s.xCol, s.xRow, s.xBatch, s.dyRow, s.dyBatch];
-    if (multiplier === 1) e.tap(...args);
-    else e.tapMultiplier(...args, s.channels / multiplier, multiplier);
+  const e = instantiate(backend, tapModuleBytes()) as Exports | undefined;
+  const made: DepthwiseSweeps | null = e === undefined ? null : {
+    filter(s, multiplier) {
+      const args = [s.x, s.dy, s.acc, s.batch, s.rows, s.cols, s.channels, s.xCol, s.xRow, s.xBatch, s.dyRow, s.dyBatch];
+      if (multiplier === 1) e.tap(...args);
+      else e.tapMultiplier(...args, s.channels / multiplier, multiplier);
+    },
+    input(s, multiplier) {
+      const args = [s.sums, s.dy, s.w, s.batch, s.rows, s.cols, s.channels, s.sCol, s.sRow, s.sBatch, s.dyRow, s.dyBatch];
+      if (multiplier === 1) e.inputTap(...args);
+      else e.inputTapMultiplier(...args, s.channels / multiplier, multiplier);
+    },
   };
   instances.set(backend, made);
   return made ?? undefined;

@@ -1,25 +1,27 @@
 /**
  * The depthwise convolution's gradients on wasm, which has neither kernel.
  *
- * DepthwiseConv2dNativeBackpropInput: The cpu kernel is already a
- * loop over flat arrays; what made it slow from wasm was the bridge (every input copied out of the
- * wasm heap into the cpu backend, the output copied back). This is the same loop reading and writing
- * the wasm heap in place: each dx element is the same float64 sum, over the same terms in the same
- * order (output row, output column, channel multiplier), so the bits are the cpu kernel's. Only the
- * order in which dx elements are visited changes (pixel-major, as NHWC lays them out).
+ * DepthwiseConv2dNativeBackpropInput: each dx element is the cpu kernel's float64 sum over the same
+ * terms in the same order (output row, output column, channel multiplier), rounded once, so the bits
+ * are the cpu kernel's. The cpu kernel is a flat loop whose time went to the bridge (every input
+ * copied out of the wasm heap and back) and to its per-element range arithmetic; here the taps are
+ * outermost (in reverse, which is that order) and a wasm SIMD sweep adds each tap's terms into float64
+ * sums on the heap, two channels at a time (inputGradientSimd). Without SIMD, the cpu kernel's loop
+ * runs in place on the heap.
  *
  * DepthwiseConv2dNativeBackpropFilter: each filter element is the cpu kernel's float64 sum over
  * (batch, output row, output column) in that order, rounded once. The cpu kernel, and the loop here
  * before, walked the output pixels outermost and added into every filter element from each: ~30M
  * multiply-adds a second, 46% of a depthwise-separable CNN's step (bench/profile-paths.ts). Here
  * the filter tap is outermost, its valid output range is computed once, and the inner loop runs over
- * the contiguous channels of one pixel into a float64 row that stays in cache. Every element's terms
- * are the same, added in the same order: the bits are the cpu kernel's.
+ * the contiguous channels of one pixel into a float64 row that stays in cache (wasm SIMD, two outputs
+ * at a time; a JavaScript loop without it). Every element's terms are the same, added in the same
+ * order: the bits are the cpu kernel's.
  */
 import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { allocate, view } from './heap.js';
-import { tapSums } from './depthwise-simd.js';
+import { depthwiseSweeps } from './depthwise-simd.js';
 
 type Args = Parameters<KernelFunc>[0];
 type Shape4 = [number, number, number, number];
@@ -52,6 +54,7 @@ export function depthwiseConv2dBackpropInput({ inputs, backend, attrs }: Args): 
   const multiplier = outChannels / inChannels;
   const wasm = backend as KernelBackend;
   const out = allocate(wasm, inputShape);
+  if (inputGradientSimd(wasm, info, dy, filter, out)) return out;
   const dys = view(wasm, dy);
   const w = view(wasm, filter);
   const dx = view(wasm, out);
@@ -84,6 +87,56 @@ export function depthwiseConv2dBackpropInput({ inputs, backend, attrs }: Args): 
   return out;
 }
 
+/**
+ * dx through the SIMD sweeps, tap by tap into float64 sums, rounded once into `out`. The cpu kernel
+ * adds each dx element's terms over output rows, then columns, ascending (then the multiplier): the
+ * tap that meets output row y is r = x + pad − y·stride, so ascending rows are descending taps, and
+ * visiting the taps from the last row and column of the filter back gives every element its terms in
+ * the cpu kernel's order. False (nothing written) without SIMD or an 8-byte aligned scratch buffer.
+ */
+function inputGradientSimd(wasm: KernelBackend, info: tf.backend_util.Conv2DInfo, dy: TensorInfo, filter: TensorInfo, out: TensorInfo): boolean {
+  const simd = depthwiseSweeps(wasm);
+  if (simd === undefined) return false;
+  const { batchSize, filterHeight, filterWidth, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
+  const size = batchSize * inHeight * inWidth * inChannels;
+  const sumsInfo = allocate(wasm, [2 * size]);
+  try {
+    const at = (t: TensorInfo): number => view(wasm, t).byteOffset;
+    const sums = at(sumsInfo);
+    if (sums % 8 !== 0) return false;
+    view(wasm, sumsInfo).fill(0);
+    const [dyAt, wAt, dxAt] = [at(dy), at(filter), at(out)];
+    for (let r = filterHeight - 1; r >= 0; r--) {
+      const [yrMin, yrMax] = validOutputs(r, padInfo.top, strideHeight, inHeight, outHeight);
+      for (let c = filterWidth - 1; c >= 0; c--) {
+        const [ycMin, ycMax] = validOutputs(c, padInfo.left, strideWidth, inWidth, outWidth);
+        if (yrMax <= yrMin || ycMax <= ycMin) continue;
+        const xr = yrMin * strideHeight + r - padInfo.top;
+        const xc = ycMin * strideWidth + c - padInfo.left;
+        simd.input({
+          sums: sums + (xr * inWidth + xc) * inChannels * 8,
+          dy: dyAt + (yrMin * outWidth + ycMin) * outChannels * 4,
+          w: wAt + (r * filterWidth + c) * outChannels * 4,
+          batch: batchSize,
+          rows: yrMax - yrMin,
+          cols: ycMax - ycMin,
+          channels: outChannels,
+          sCol: strideWidth * inChannels * 8,
+          sRow: strideHeight * inWidth * inChannels * 8,
+          sBatch: inHeight * inWidth * inChannels * 8,
+          dyRow: outWidth * outChannels * 4,
+          dyBatch: outHeight * outWidth * outChannels * 4,
+        }, outChannels / inChannels);
+      }
+    }
+    const heap = view(wasm, out).buffer;
+    new Float32Array(heap, dxAt, size).set(new Float64Array(heap, sums, size));
+    return true;
+  } finally {
+    wasm.disposeData(sumsInfo.dataId);
+  }
+}
+
 export function depthwiseConv2dBackpropFilter({ inputs, backend, attrs }: Args): TensorInfo | undefined {
   const x = inputs['x'];
   const dy = inputs['dy'];
@@ -97,7 +150,7 @@ export function depthwiseConv2dBackpropFilter({ inputs, backend, attrs }: Args):
   const wasm = backend as KernelBackend;
   const shape = [filterHeight, filterWidth, inChannels, multiplier];
   const out = allocate(wasm, shape);
-  const simd = tapSums(wasm);
+  const simd = depthwiseSweeps(wasm);
   if (simd !== undefined) {
     // The float64 sums in the heap too, beside x and dy: 8 bytes per channel.
     const accInfo = allocate(wasm, [2 * outChannels]);
@@ -114,7 +167,7 @@ export function depthwiseConv2dBackpropFilter({ inputs, backend, attrs }: Args):
             if (yrMax > yrMin && ycMax > ycMin) {
               const xr = yrMin * strideHeight + r - padInfo.top;
               const xc = ycMin * strideWidth + c - padInfo.left;
-              simd({
+              simd.filter({
                 x: xAt + (xr * inWidth + xc) * inChannels * 4,
                 dy: dyAt + (yrMin * outWidth + ycMin) * outChannels * 4,
                 acc,

@@ -13,6 +13,7 @@ import type { KernelBackend } from '@tensorflow/tfjs';
 /** Value types. */
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 /** Core instructions used by lowrank's modules. */
