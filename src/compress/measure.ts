@@ -6,10 +6,11 @@ import { ModelFormatError } from '../errors.js';
 import type { FactorizedModel } from '../factorize/index.js';
 import { buildModelFiles, modelFiles, type ModelFiles, type ModelJson, type StoredWeight } from '../io/index.js';
 import { ONE_WEIGHT_AT_A_TIME_ABOVE } from '../io/layers-model.js';
+import { elementCount, storedElementBytes } from '../io/model-json.js';
 import { countFlops } from '../measure/flops.js';
 import { decodedWeightBytes } from '../io/capacity.js';
-import { measureBytes, medianPredictMs } from '../measure/latency.js';
-import { measureStoredVariant, measureVariant, restoreFiles, storeWeightAs, type EvaluationContext, type Storage } from '../measure/sizes.js';
+import { measureBytes, medianPredictMs, type CountedBytes } from '../measure/latency.js';
+import { keptAsStored, measureStoredVariants, measureVariant, restoreFiles, storeWeightAs, type EvaluationContext, type Storage } from '../measure/sizes.js';
 import { writtenVariant, type FlopsReport, type SizeVariant, type SizeVariantName, type SpeedReport } from '../report/schema.js';
 import type { tf } from '../tf.js';
 import type { InputShapes } from '../train/tensors.js';
@@ -17,7 +18,7 @@ import type { Prepared } from './prepare.js';
 
 export interface Measured {
   /** Weight bytes of the input as stored, and gzipped. */
-  inputBytes: { weightBytes: number; gzipBytes: number };
+  inputBytes: CountedBytes;
   /** The files to write: the low-rank output, quantized with --quantize. */
   written: ModelFiles;
   sizes: SizeVariant[];
@@ -39,16 +40,12 @@ export async function measure(run: Prepared, factorized: FactorizedModel, contex
     },
   });
   const speed = await latency(original, factorized.model, shapes, originalTooLargeToTime(stored.json));
-  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, (variant, f) => measureVariant(variant, f, context), {
+  const { sizes, written, input: inputBytes } = await measureSizes(options.model, stored.json, stored.weights, files, options.quantize, (variant, f) => measureVariant(variant, f, context), {
     // Without data to evaluate, a large model's rows are counted weight by weight (no whole files).
     streamLarge: context === null,
     params: original.countParams(),
   });
   const flops = flopsOf(original, factorized.model, shapes);
-  // One weight at a time: a large model's stored bytes are read on demand (io/load.ts).
-  const inputBytes = await measureBytes((function* () {
-    for (const w of stored.weights) yield w.bytes;
-  })());
   return { inputBytes, written, sizes, speed, flops, measureMs: performance.now() - started };
 }
 
@@ -106,10 +103,10 @@ const STORAGES: ReadonlyArray<[SizeVariantName, Storage]> = [
 /**
  * The size table: the original re-stored as float32, float16 and uint8, and the low-rank output as
  * computed and quantized, each written in memory and measured by `measureOne` (reloaded and evaluated,
- * or for a model that cannot run, its bytes only). With `large.streamLarge`, a model above
- * ONE_WEIGHT_AT_A_TIME_ABOVE has the original's rows counted weight by weight instead, `large.params`
- * being its parameter count. Returns the files of the variant to write (the low-rank output,
- * quantized with --quantize).
+ * or for a model that cannot run, its bytes only); and the input's own bytes as stored. With
+ * `large.streamLarge`, a model above ONE_WEIGHT_AT_A_TIME_ABOVE has the original's rows counted
+ * weight by weight in one pass instead (measureStoredVariants), `large.params` being its parameter
+ * count. Returns the files of the variant to write (the low-rank output, quantized with --quantize).
  */
 export async function measureSizes(
   modelPath: string,
@@ -119,21 +116,31 @@ export async function measureSizes(
   quantize: 'float16' | 'uint8' | undefined,
   measureOne: (variant: SizeVariantName, files: ModelFiles) => Promise<SizeVariant> | SizeVariant,
   large: { streamLarge: boolean; params: number },
-): Promise<{ sizes: SizeVariant[]; written: ModelFiles }> {
+): Promise<{ sizes: SizeVariant[]; written: ModelFiles; input: CountedBytes }> {
   const { weightsManifest: _, ...base } = json;
   const sizes: SizeVariant[] = [];
+  let input: CountedBytes | null = null;
   // A large model whose rows need no reload (no data to evaluate, or a model that cannot run): its
-  // rows are counted weight by weight, never as whole files.
-  const stream = large.streamLarge && weights.reduce((sum, w) => sum + w.bytes.byteLength, 0) > ONE_WEIGHT_AT_A_TIME_ABOVE;
-  for (const [variant, storage] of STORAGES) {
-    if (stream) {
-      const row = await measureStoredVariant(variant, base, weights, storage, large.params);
-      if (row !== null) sizes.push(row);
-      continue;
+  // rows are counted weight by weight, never as whole files (sizes from the manifest: reading a
+  // large model's bytes means reading them from disk).
+  const storedBytes = weights.reduce((sum, w) => sum + elementCount(w.entry.shape) * storedElementBytes(w.entry), 0);
+  if (large.streamLarge && storedBytes > ONE_WEIGHT_AT_A_TIME_ABOVE) {
+    const streamed = await measureStoredVariants(STORAGES, base, weights, large.params);
+    for (const row of streamed.rows) if (row !== null) sizes.push(row);
+    input = streamed.input;
+  } else {
+    for (const [variant, storage] of STORAGES) {
+      const files = reencode(() => buildModelFiles(base, weights.map((w) => storeWeightAs(w, storage))));
+      // A weight with Inf/NaN has no uint8 range: that row is left out rather than failing the run.
+      if (files === null) continue;
+      const row = await measureOne(variant, files);
+      sizes.push(row);
+      // The row's shards hold the stored bytes themselves: the input's count is the row's.
+      if (weights.every((w) => keptAsStored(w.entry, storage))) input = { weightBytes: row.weightBytes, gzipBytes: row.gzipBytes };
     }
-    const files = reencode(() => buildModelFiles(base, weights.map((w) => storeWeightAs(w, storage))));
-    // A weight with Inf/NaN has no uint8 range: that row is left out rather than failing the run.
-    if (files !== null) sizes.push(await measureOne(variant, files));
+    input ??= await measureBytes((function* () {
+      for (const w of weights) yield w.bytes;
+    })());
   }
   sizes.push(await measureOne('lowrank', lowrank));
   let written = lowrank;
@@ -146,7 +153,7 @@ export async function measureSizes(
     sizes.push(await measureOne(writtenVariant(storage), files));
     if (quantize === storage) written = files;
   }
-  return { sizes, written };
+  return { sizes, written, input };
 }
 
 function reencode(build: () => ModelFiles): ModelFiles | null {

@@ -8,7 +8,6 @@
 import { chosen, layerFilter, type Plan } from '../factorize/index.js';
 import { applyPlanStored, planStored } from '../factorize/stored.js';
 import { buildModelFiles, classList } from '../io/index.js';
-import { measureBytes } from '../measure/latency.js';
 import { measureVariantBytes } from '../measure/sizes.js';
 import { VERSION } from '../version.js';
 import { nothingToDo } from './factorize.js';
@@ -34,11 +33,7 @@ export async function compressStored(run: PreparedStored): Promise<CompressResul
   const measureStarted = performance.now();
   const { weightsManifest: _, ...base } = stored.json;
   const lowrank = buildModelFiles({ ...base, format: 'layers-model', convertedBy: `lowrank ${VERSION}`, modelTopology: factorized.modelTopology }, factorized.weights);
-  const { sizes, written } = await measureSizes(options.model, stored.json, stored.weights, lowrank, options.quantize, measureVariantBytes, { streamLarge: true, params: inputParams });
-  // One weight at a time: a large model's stored bytes are read on demand (io/load.ts).
-  const inputBytes = await measureBytes((function* () {
-    for (const w of stored.weights) yield w.bytes;
-  })());
+  const { sizes, written, input: inputBytes } = await measureSizes(options.model, stored.json, stored.weights, lowrank, options.quantize, measureVariantBytes, { streamLarge: true, params: inputParams });
   const report = buildReport({
     options,
     backend: run.backend,

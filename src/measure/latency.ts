@@ -6,27 +6,61 @@ import { createGzip } from 'node:zlib';
 import { tf } from '../tf.js';
 import { modelInput, type InputShapes } from '../train/tensors.js';
 
+/** Bytes as stored and after gzip. */
+export interface CountedBytes {
+  weightBytes: number;
+  gzipBytes: number;
+}
+
+/** Bytes fed to one gzip stream, counted before and after. */
+export interface ByteCounter {
+  /** Resolves once the stream can take more (its buffer drained). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the stream; resolves with the counts once it has flushed. */
+  end(): Promise<CountedBytes>;
+  /** Stops counting (the row is dropped); nothing more may be written. */
+  abandon(): void;
+}
+
 /**
- * Bytes of the shards as stored, and after gzip (level 6, what web servers use) of their
- * concatenation. The chunks are fed to one gzip stream as they come, never joined: the shards of a
- * large model may be produced one at a time and dropped (deflate's output does not depend on how
- * its input is split, so the count is that of gzipping the files end to end).
+ * A gzip stream (level 6, what web servers use) that counts its input and output. Deflating runs in
+ * libuv's thread pool, so several counters fed at once use several cores. The chunks are never
+ * joined: deflate's output does not depend on how its input is split, so the count is that of
+ * gzipping the chunks end to end as one file.
  */
-export async function measureBytes(shards: Iterable<Uint8Array>): Promise<{ weightBytes: number; gzipBytes: number }> {
+export function byteCounter(): ByteCounter {
   const gzip = createGzip({ level: 6 });
+  let weightBytes = 0;
   let gzipBytes = 0;
   gzip.on('data', (chunk: Buffer) => {
     gzipBytes += chunk.byteLength;
   });
   const ended = once(gzip, 'end');
-  let weightBytes = 0;
-  for (const shard of shards) {
-    weightBytes += shard.byteLength;
-    if (!gzip.write(shard)) await once(gzip, 'drain');
-  }
-  gzip.end();
-  await ended;
-  return { weightBytes, gzipBytes };
+  return {
+    async write(chunk) {
+      weightBytes += chunk.byteLength;
+      if (!gzip.write(chunk)) await once(gzip, 'drain');
+    },
+    async end() {
+      gzip.end();
+      await ended;
+      return { weightBytes, gzipBytes };
+    },
+    abandon() {
+      ended.catch(() => {});
+      gzip.destroy();
+    },
+  };
+}
+
+/**
+ * Bytes of the shards as stored, and after gzip of their concatenation (byteCounter). The shards of a
+ * large model may be produced one at a time and dropped.
+ */
+export async function measureBytes(shards: Iterable<Uint8Array>): Promise<CountedBytes> {
+  const counter = byteCounter();
+  for (const shard of shards) await counter.write(shard);
+  return counter.end();
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Dataset } from '../data/dataset.js';
 import { evaluateModel } from '../train/evaluate.js';
 import type { Loss } from '../train/loss.js';
 import type { InputShapes } from '../train/tensors.js';
-import { measureBytes } from './latency.js';
+import { byteCounter, measureBytes, type ByteCounter, type CountedBytes } from './latency.js';
 import type { SizeVariant, SizeVariantName } from '../report/schema.js';
 export { writtenVariant } from '../report/schema.js';
 
@@ -23,16 +23,24 @@ export type Storage = 'float32' | 'float16' | 'uint8';
 const ELEMENT_BYTES: Record<Storage, number> = { float32: 4, float16: 2, uint8: 1 };
 
 /**
+ * Whether a weight stored as `entry` keeps its bytes as they are in `storage`: not a float, already
+ * that width (float32), or already as narrow or narrower (a uint8 weight is not widened to float16).
+ */
+export function keptAsStored(entry: WeightEntry, storage: Storage): boolean {
+  if (entry.dtype !== 'float32') return true;
+  const current = entry.quantization === undefined ? 4 : storedElementBytes(entry);
+  return storage === 'float32' ? current === 4 : current <= ELEMENT_BYTES[storage];
+}
+
+/**
  * One weight in `storage`. float32 decodes any quantized weight back to float32; float16 and uint8
- * quantize from the decoded values, but keep a weight already stored as narrow or narrower (a uint8
- * weight is not widened to float16). Integer and bool weights stay as stored.
+ * quantize from the decoded values, but keep a weight already stored as narrow or narrower (see
+ * keptAsStored). Integer and bool weights stay as stored.
  * Throws RangeError when a weight with non-finite values would have to become uint8.
  */
 export function storeWeightAs(weight: StoredWeight, storage: Storage): StoredWeight {
   const { entry } = weight;
-  if (entry.dtype !== 'float32') return weight;
-  const current = entry.quantization === undefined ? 4 : storedElementBytes(entry);
-  if (storage === 'float32' ? current === 4 : current <= ELEMENT_BYTES[storage]) return weight;
+  if (keptAsStored(entry, storage)) return weight;
   const values = decodeWeight(weight) as Float32Array;
   const plain: WeightEntry = { ...entry };
   delete plain.quantization;
@@ -107,37 +115,56 @@ export async function measureVariant(variant: SizeVariantName, files: ModelFiles
 }
 
 /**
- * The size row of a stored model re-encoded in `storage`, for models too large to build whole files
- * of: each weight is encoded, counted and fed to gzip, then dropped, and model.json is laid out as
- * buildModelFiles would write it. The files are not reloaded (without data there is nothing to
- * evaluate); `params` is the model's. Null when a weight cannot be stored that way (non-finite
- * values in uint8), as for the whole-file rows.
+ * The size rows of a stored model re-encoded in each of `storages`, for models too large to build
+ * whole files of, and the bytes of the weights as stored (the input's size). One pass over the
+ * weights: each is read once, encoded for every storage, and fed to one gzip stream per row, the
+ * streams deflating at the same time in libuv's thread pool (gzip is most of this time on a large
+ * model, and the rows are independent, so they take both cores). A stream whose bytes are the stored
+ * ones (float32 of a float32 model: keptAsStored) gives the input's count too, instead of a second
+ * deflate of the same bytes. model.json is laid out as buildModelFiles would write it; the files are
+ * not reloaded (without data there is nothing to evaluate); `params` is the model's. A row is null
+ * when a weight cannot be stored that way (non-finite values in uint8), as for the whole-file rows.
  */
-export async function measureStoredVariant(
-  variant: SizeVariantName,
+export async function measureStoredVariants(
+  variants: ReadonlyArray<readonly [SizeVariantName, Storage]>,
   base: Omit<ModelJson, 'weightsManifest'>,
   weights: readonly StoredWeight[],
-  storage: Storage,
   params: number,
-): Promise<SizeVariant | null> {
-  const entries: WeightEntry[] = [];
-  function* encoded(): Generator<Uint8Array> {
-    for (const weight of weights) {
-      const stored = storeWeightAs(weight, storage);
-      entries.push(stored.entry);
-      yield stored.bytes;
+): Promise<{ rows: Array<SizeVariant | null>; input: CountedBytes }> {
+  const rows = variants.map(([variant, storage]) => ({ variant, storage, entries: [] as WeightEntry[], counter: byteCounter() as ByteCounter | null }));
+  // The row whose bytes are the stored bytes, if any; otherwise the input gets a stream of its own.
+  const asStored = rows.find((r) => weights.every((w) => keptAsStored(w.entry, r.storage)));
+  const input = asStored === undefined ? byteCounter() : null;
+  for (const weight of weights) {
+    // Read once (a large model's bytes come from disk on every access: io/load.ts).
+    const read: StoredWeight = { entry: weight.entry, bytes: weight.bytes };
+    const writes: Array<Promise<void>> = input === null ? [] : [input.write(read.bytes)];
+    for (const row of rows) {
+      if (row.counter === null) continue;
+      let stored: StoredWeight;
+      try {
+        stored = storeWeightAs(read, row.storage);
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        row.counter.abandon();
+        row.counter = null;
+        continue;
+      }
+      row.entries.push(stored.entry);
+      writes.push(row.counter.write(stored.bytes));
     }
+    await Promise.all(writes);
   }
-  let bytes: { weightBytes: number; gzipBytes: number };
-  try {
-    bytes = await measureBytes(encoded());
-  } catch (err) {
-    if (err instanceof RangeError) return null;
-    throw err;
-  }
-  const count = Math.max(1, Math.ceil(bytes.weightBytes / SHARD_BYTES));
-  const paths = Array.from({ length: count }, (_, i) => `group1-shard${i + 1}of${count}.bin`);
-  const modelJson = { ...base, weightsManifest: [{ paths, weights: entries }] };
-  const totalBytes = bytes.weightBytes + Buffer.byteLength(JSON.stringify(modelJson));
-  return { variant, params, weightBytes: bytes.weightBytes, totalBytes, gzipBytes: bytes.gzipBytes, metrics: null };
+  const counted = await Promise.all(rows.map((r) => r.counter?.end() ?? null));
+  const out = rows.map((row, i): SizeVariant | null => {
+    const bytes = counted[i];
+    if (bytes === null || bytes === undefined) return null;
+    const count = Math.max(1, Math.ceil(bytes.weightBytes / SHARD_BYTES));
+    const paths = Array.from({ length: count }, (_, k) => `group1-shard${k + 1}of${count}.bin`);
+    const modelJson = { ...base, weightsManifest: [{ paths, weights: row.entries }] };
+    const totalBytes = bytes.weightBytes + Buffer.byteLength(JSON.stringify(modelJson));
+    return { variant: row.variant, params, weightBytes: bytes.weightBytes, totalBytes, gzipBytes: bytes.gzipBytes, metrics: null };
+  });
+  const inputBytes = input !== null ? await input.end() : (counted[rows.indexOf(asStored as (typeof rows)[number])] as CountedBytes);
+  return { rows: out, input: inputBytes };
 }
