@@ -20,7 +20,7 @@ import { createRng } from '../data/random.js';
 import type { Dataset } from '../data/types.js';
 import type { BatchSource } from '../data/stream.js';
 import { readTopology, siteKey, walkLayers } from '../graph/topology.js';
-import { centeredGram, correctedBias, diagonalBasis, eigenbasis, energyKept, layerWeights, liveLayer, maxUsefulRank, rankForEnergy, relativeError, truncate, weightError, whitenedSvd, type Eigenbasis, type Plan, type PlanEntry, type Spectrum, type Svd, type WhitenOptions, type AllocationJudge } from '../factorize/index.js';
+import { centeredGram, correctedBias, diagonalBasis, eigenbasis, energyKept, layerWeights, liveLayer, maxUsefulRank, rankForEnergy, relativeError, rotate, truncate, whitenedSpectrum, whitenedSvd, type Eigenbasis, type Plan, type PlanEntry, type Spectrum, type Svd, type WhitenOptions, type AllocationJudge } from '../factorize/index.js';
 import { factorizerFor, type LayerWeights } from '../factorize/registry.js';
 import { featureTensors, modelInput, predictAll, type InputShapes } from '../train/tensors.js';
 import { perSampleDistillLoss } from '../train/loss.js';
@@ -33,7 +33,26 @@ const CALIBRATION_BATCH = 64;
 export async function whitenPlan(run: Prepared, plan: Plan, options: WhitenOptions = {}): Promise<void> {
   const { data } = run;
   if (data === undefined) throw new Error('whitenPlan needs data');
-  whitenPlanOn(run, plan, await calibrationSample(data.train, run.options.calibrationSamples, run.options.seed), options);
+  // The allocation's measurements already whitened the chosen ranks (measureLayers, keepFor): their
+  // sample and bases, instead of every G and its eigendecomposition again.
+  const kept = keptForWhitening.get(run);
+  keptForWhitening.delete(run);
+  whitenPlanOn(run, plan, kept?.sample ?? (await calibrationSample(data.train, run.options.calibrationSamples, run.options.seed)), options, undefined, kept?.bases);
+}
+
+/** What measureLayers keeps for the run's own whitenPlan (keepFor): its sample and the chosen plan's bases. */
+const keptForWhitening = new WeakMap<Prepared, { sample: Dataset; bases: BasisCache }>();
+
+/** The bases cache's keys whitenPlanOn will look up for `plan`'s ranks, in its order. */
+function basisKeys(plan: Plan): Set<string> {
+  const keys = new Set<string>();
+  let before = '';
+  for (const entry of plan.entries) {
+    if (entry.rank === null) continue;
+    keys.add(`${entry.name}|${before}`);
+    before += `${entry.name}:${entry.rank},`;
+  }
+  return keys;
 }
 
 /**
@@ -68,10 +87,13 @@ function whitenPlanOn<T>(run: Prepared, plan: Plan, sample: Dataset, options: Wh
       const weights = layerWeights(layer);
       const { values, m, n } = factorizer.matrix(weights);
       const key = `${entry.name}|${before}`;
-      const { basis, gram, mean, bias } = bases?.get(key) ?? layerBasis(original, inbound, layer, entry.className, weights, sample, shapes, m, n);
-      bases?.set(key, { basis, gram, ...(mean !== undefined && bias !== undefined ? { mean, bias } : {}) });
+      // The layer's weights here are its original ones (only earlier layers are cut): QᵀW is cached with the basis.
+      const cached: BasisEntry = bases?.get(key) ?? layerBasis(original, inbound, layer, entry.className, weights, sample, shapes, m, n);
+      const { basis, mean, bias } = cached;
+      const rotated = cached.rotated !== undefined ? cached.rotated : rotate(values, m, n, basis);
+      bases?.set(key, { ...cached, rotated });
       const svdOptions = { ...options, method: run.options.svd, seed: run.options.seed };
-      const d = whitenedSvd(values, m, n, basis, energy !== undefined ? Math.max(1, entry.maxUsefulRank) : (entry.rank as number), svdOptions);
+      const d = whitenedSvd(values, m, n, basis, energy !== undefined ? Math.max(1, entry.maxUsefulRank) : (entry.rank as number), svdOptions, rotated);
       const total = d.complete ? undefined : d.energy;
       if (energy !== undefined) {
         const rank = rankForEnergy(d.s, energy, total);
@@ -93,12 +115,16 @@ function whitenPlanOn<T>(run: Prepared, plan: Plan, sample: Dataset, options: Wh
       entry.svdMethod = d.method;
       entry.energyKept = energyKept(d.s, rank, total);
       entry.relativeError = relativeError(d.s, rank, total);
-      entry.weightError = weightError(values, m, n, factors.a, factors.b, rank);
-      entry.outputError = outputError(gram, values, m, n, factors.a, factors.b, rank);
+      const kernel = product(factors.a, factors.b, m, n, rank);
+      // The errors are report facts: not worked out for a candidate only being judged (`inside`).
+      if (inside === undefined) {
+        entry.weightError = weightError(values, kernel);
+        entry.outputError = outputError(basis, rotated ?? values, factors.a, factors.b, m, n, rank);
+      }
       // The next layers calibrate on what the compressed model computes: this layer now acts as A·B.
       saved.push([layer, weights]);
       before += `${entry.name}:${rank},`;
-      setWeights(layer, weights.map((w, i) => (i === 0 ? { values: product(factors.a, factors.b, m, n, rank), shape: w.shape } : i === 1 && newBias !== undefined ? { values: newBias, shape: w.shape } : w)));
+      setWeights(layer, weights.map((w, i) => (i === 0 ? { values: kernel, shape: w.shape } : i === 1 && newBias !== undefined ? { values: newBias, shape: w.shape } : w)));
     }
     return inside?.();
   } finally {
@@ -163,12 +189,13 @@ export async function measureLayers(run: Prepared, selected: (name: string) => b
       const useful = maxUsefulRank(m, n);
       if (useful < 1 || !values.every(Number.isFinite)) continue;
       const layerStats = layerBasis(original, inbound, layer, site.json.class_name, weights, sample, shapes, m, n);
-      // On the original model's inputs: the basis a judged candidate reuses where no earlier layer is cut.
-      bases.set(`${name}|`, layerStats);
       const { basis, mean, bias } = layerStats;
+      const rotated = rotate(values, m, n, basis);
+      // On the original model's inputs: the basis a judged candidate reuses where no earlier layer is cut.
+      bases.set(`${name}|`, { ...layerStats, rotated });
       const svdOptions = { method: run.options.svd, seed: run.options.seed };
-      const plain = whitenedSvd(values, m, n, basis, useful, { ...ALLOCATION_WHITEN, ...svdOptions });
-      const truncated: TruncatedLayer = { layer, weights, values, m, n, d: whitenedSvd(values, m, n, basis, useful, svdOptions), ...(mean !== undefined && bias !== undefined ? { mean, bias } : {}) };
+      const plain = whitenedSpectrum(values, m, n, basis, useful, { ...ALLOCATION_WHITEN, ...svdOptions }, rotated);
+      const truncated: TruncatedLayer = { layer, weights, values, m, n, d: whitenedSvd(values, m, n, basis, useful, svdOptions, rotated), ...(mean !== undefined && bias !== undefined ? { mean, bias } : {}) };
       const grid = candidateRanks(useful);
       const measured: number[] = [];
       try {
@@ -194,15 +221,25 @@ export async function measureLayers(run: Prepared, selected: (name: string) => b
       }
       return (whitenPlanOn(run, { entries, decompositions: new Map() }, sample, {}, divergence, bases) as number) - baseline;
     };
-    return { spectra, judge, dispose: () => teacher.dispose() };
+    const keepFor = (plan: Plan): void => {
+      const keys = basisKeys(plan);
+      // Only the plan's own bases outlive the allocation: each holds two m×m float64 matrices.
+      const kept: BasisCache = new Map([...bases].filter(([key]) => keys.has(key)));
+      keptForWhitening.set(run, { sample, bases: kept });
+    };
+    return { spectra, judge, keepFor, dispose: () => teacher.dispose() };
   } catch (err) {
     teacher.dispose();
     throw err;
   }
 }
 
-/** Layer bases by `name|what the layers before it were truncated to` (layerBasis is most of a layer's time: G and its eigendecomposition). */
-type BasisCache = Map<string, ReturnType<typeof layerBasis>>;
+/**
+ * Layer bases by `name|what the layers before it were truncated to` (layerBasis is most of a layer's
+ * time: G and its eigendecomposition), with QᵀW of the layer's original kernel in that basis.
+ */
+type BasisCache = Map<string, BasisEntry>;
+type BasisEntry = ReturnType<typeof layerBasis> & { rotated?: Float64Array | null };
 
 /** What measureLayers gives the allocation; dispose() when the allocations are done. */
 export interface MeasuredLayers {
@@ -210,6 +247,11 @@ export interface MeasuredLayers {
   spectra: Map<string, Spectrum>;
   /** The loss with the given layers all truncated at once (the same factors, on the original's inputs). */
   judge: AllocationJudge;
+  /**
+   * Keep this sample and the bases `plan` needs for the run's whitenPlan, which then computes none of
+   * them again (a compress run's single plan; a sweep, whose points share the measurements, does not).
+   */
+  keepFor(plan: Plan): void;
   dispose(): void;
 }
 
@@ -297,59 +339,76 @@ export const ALLOCATION_WHITEN: WhitenOptions = { ridge: 0 };
 /**
  * G of the layer's calibration inputs and its eigenbasis. A layer with a bias (Dense, Conv2D) uses the
  * centered inputs and takes the mean's error into its bias (`mean`, `bias`); an Embedding's G is its
- * token counts. `gram` is the (centered) G itself, unregularized, for measuring the output error.
+ * token counts.
  */
-function layerBasis(model: tf.LayersModel, inbound: tf.SymbolicTensor, layer: tf.layers.Layer, className: string, weights: LayerWeights[], sample: Dataset, shapes: InputShapes, m: number, n: number): { basis: Eigenbasis; gram: Gram; mean?: Float64Array; bias?: LayerWeights } {
+function layerBasis(model: tf.LayersModel, inbound: tf.SymbolicTensor, layer: tf.layers.Layer, className: string, weights: LayerWeights[], sample: Dataset, shapes: InputShapes, m: number, n: number): { basis: Eigenbasis; mean?: Float64Array; bias?: LayerWeights } {
   if (className === 'Embedding') {
     const counts = tokenCounts(model, inbound, layer, sample, shapes, m);
-    return { basis: diagonalBasis(counts), gram: { diagonal: counts } };
+    return { basis: diagonalBasis(counts) };
   }
   const bias = weights[1]?.values.length === n ? weights[1] : undefined;
   const stats = inputGram(model, inbound, layer, className, sample, shapes, m);
   const centered = bias !== undefined ? centeredGram(stats.g, stats.sum, stats.count) : undefined;
   const g = centered?.g ?? stats.g;
-  return { basis: eigenbasis(g, m), gram: { full: g }, ...(centered !== undefined && bias !== undefined ? { mean: centered.mean, bias } : {}) };
+  return { basis: eigenbasis(g, m), ...(centered !== undefined && bias !== undefined ? { mean: centered.mean, bias } : {}) };
 }
 
-/** An m×m G row-major, or a diagonal one. */
-type Gram = { full: Float64Array } | { diagonal: Float64Array };
-
 /**
- * ‖X(W − AB)‖_F / ‖XW‖_F on the calibration inputs, measured through their G = XᵀX (‖XΔ‖²_F =
- * tr(ΔᵀGΔ) exactly; centered G for a layer with a bias, whose corrected bias absorbs the mean's part).
- * Unlike relativeError, which the whitened spectrum predicts with G's floor and ridge, this uses G as
- * the inputs give it.
+ * ‖X(W − AB)‖_F / ‖XW‖_F on the calibration inputs, measured through their G = XᵀX = QΛQᵀ (centered
+ * G for a layer with a bias, whose corrected bias absorbs the mean's part): ‖XΔ‖²_F = tr(ΔᵀGΔ) =
+ * Σ_i λ_i ‖(QᵀΔ)_i‖², with Λ as the inputs give it (unlike relativeError, which the whitened
+ * spectrum predicts with G's floor and ridge). `rotated` is QᵀW (rotate; W itself for a diagonal G),
+ * so QᵀΔ = QᵀW − (QᵀA)B costs O(m²k + mnk) instead of the O(m²n) of tr(ΔᵀGΔ) from G.
  */
-export function outputError(gram: Gram, w: ArrayLike<number>, m: number, n: number, a: ArrayLike<number>, b: ArrayLike<number>, k: number): number {
-  const delta = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let p = 0;
-      for (let c = 0; c < k; c++) p += (a[i * k + c] as number) * (b[c * n + j] as number);
-      delta[i * n + j] = (w[i * n + j] as number) - p;
-    }
-  }
-  const quadratic = (x: ArrayLike<number>): number => {
-    let sum = 0;
-    if ('diagonal' in gram) {
-      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) sum += (gram.diagonal[i] as number) * (x[i * n + j] as number) ** 2;
-      return sum;
-    }
-    // tr(XᵀGX) = Σ_ij G_ij ⟨x_i, x_j⟩ over rows of x.
-    const g = gram.full;
-    for (let i = 0; i < m; i++) {
-      for (let r = 0; r < m; r++) {
-        const gir = g[i * m + r] as number;
-        if (gir === 0) continue;
-        let dot = 0;
-        for (let j = 0; j < n; j++) dot += (x[i * n + j] as number) * (x[r * n + j] as number);
-        sum += gir * dot;
+export function outputError(basis: Eigenbasis, rotated: ArrayLike<number>, a: ArrayLike<number>, b: ArrayLike<number>, m: number, n: number, k: number): number {
+  // QᵀA (m×k), or A for a diagonal G.
+  let qa: ArrayLike<number> = a;
+  if (basis.q !== null) {
+    const q = basis.q;
+    const out = new Float64Array(m * k);
+    for (let r = 0; r < m; r++) {
+      for (let i = 0; i < m; i++) {
+        const x = q[r * m + i] as number;
+        if (x === 0) continue;
+        for (let c = 0; c < k; c++) out[i * k + c] = (out[i * k + c] as number) + x * (a[r * k + c] as number);
       }
     }
-    return sum;
-  };
-  const total = quadratic(w);
-  return total > 0 ? Math.sqrt(Math.max(0, quadratic(delta)) / total) : 0;
+    qa = out;
+  }
+  let total = 0;
+  let error = 0;
+  const row = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    const lambda = basis.lambda[i] as number;
+    if (lambda === 0) continue;
+    row.fill(0);
+    for (let c = 0; c < k; c++) {
+      const x = qa[i * k + c] as number;
+      for (let j = 0; j < n; j++) row[j] = (row[j] as number) + x * (b[c * n + j] as number);
+    }
+    let w2 = 0;
+    let d2 = 0;
+    for (let j = 0; j < n; j++) {
+      const w = rotated[i * n + j] as number;
+      w2 += w * w;
+      d2 += (w - (row[j] as number)) ** 2;
+    }
+    total += lambda * w2;
+    error += lambda * d2;
+  }
+  return total > 0 ? Math.sqrt(error / total) : 0;
+}
+
+/** ‖W − W′‖_F / ‖W‖_F: what a truncation costs in weight space. */
+function weightError(w: ArrayLike<number>, truncated: ArrayLike<number>): number {
+  let diff = 0;
+  let total = 0;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i] as number;
+    diff += (x - (truncated[i] as number)) ** 2;
+    total += x * x;
+  }
+  return total === 0 ? 0 : Math.sqrt(diff / total);
 }
 
 /** Set an entry's rank and what follows from it for its parameter count. */

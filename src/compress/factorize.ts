@@ -29,6 +29,7 @@ export async function planRun(run: Prepared, whitened?: MeasuredLayers): Promise
   let plan: Plan;
   try {
     plan = planModel(options.model, stored.json.modelTopology, original, options.rank, selected, svd, measured?.spectra, measured?.judge);
+    if (whitened === undefined) measured?.keepFor(plan);
   } finally {
     if (whitened === undefined) measured?.dispose();
   }

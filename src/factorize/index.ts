@@ -14,7 +14,7 @@ import { truncate, type SvdOptions } from './svd.js';
 export { makePlan, chosen, maxUsefulRank, layerFilter, type Plan, type PlanBudget, type PlanEntry, type RankSpec, type Spectrum } from './plan.js';
 export { allocateRanks, allocateJudged, uniformAllocation, defaultAllocationScore, type Allocation, type AllocationJudge, type AllocationLayer, type AllocationScore } from './allocate.js';
 export { svd, decompose, randomizedSvd, gramSvd, truncate, energyKept, relativeError, rankForEnergy, type Svd, type SvdMethod, type SvdOptions, type SvdTarget, type Factors } from './svd.js';
-export { eigenbasis, diagonalBasis, centeredGram, correctedBias, regularize, whitenedSvd, weightError, DEFAULT_RCOND, DEFAULT_RIDGE, type Eigenbasis, type WhitenOptions } from './whiten.js';
+export { eigenbasis, diagonalBasis, centeredGram, correctedBias, regularize, rotate, whitenedSpectrum, whitenedSvd, DEFAULT_RCOND, DEFAULT_RIDGE, type Eigenbasis, type WhitenOptions } from './whiten.js';
 
 /** The current weights of a live layer as plain arrays. */
 export function layerWeights(layer: tf.layers.Layer): LayerWeights[] {

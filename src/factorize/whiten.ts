@@ -78,29 +78,54 @@ export function regularize(lambda: Float64Array, options: WhitenOptions = {}): F
 }
 
 /**
- * The whitened decomposition of the row-major m×n W for the basis of G: M = Λ^½QᵀW decomposed for
- * `rank`, and u mapped back to QΛ^{-½}U. Its s, energy and spectrum are M's: shares of them are
- * shares of the output error on the calibration inputs (with the regularized Λ).
+ * QᵀW (m×n, float64) for the basis of G, or null for a diagonal G (Q = I): the part of whitenedSvd's
+ * M = Λ^½QᵀW that does not depend on the regularization, O(m²n). A caller decomposing the same W in
+ * the same basis more than once computes it once.
  */
-export function whitenedSvd(w: ArrayLike<number>, m: number, n: number, basis: Eigenbasis, rank: number, options: WhitenOptions & SvdOptions = {}): Svd {
-  if (basis.m !== m) throw new Error(`whitenedSvd: G is ${basis.m}×${basis.m} for a ${m}×${n} kernel`);
-  const lambda = regularize(basis.lambda, options);
-  const root = lambda.map((l) => Math.sqrt(l));
-  // M[i, :] = √λ_i · (Qᵀ W)[i, :]
-  const mw = new Float64Array(m * n);
-  if (basis.q === null) {
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) mw[i * n + j] = (root[i] as number) * (w[i * n + j] as number);
-  } else {
-    const q = basis.q;
-    for (let r = 0; r < m; r++) {
-      for (let i = 0; i < m; i++) {
-        const a = (q[r * m + i] as number) * (root[i] as number);
-        if (a === 0) continue;
-        for (let j = 0; j < n; j++) mw[i * n + j] = (mw[i * n + j] as number) + a * (w[r * n + j] as number);
-      }
+export function rotate(w: ArrayLike<number>, m: number, n: number, basis: Eigenbasis): Float64Array | null {
+  if (basis.m !== m) throw new Error(`rotate: G is ${basis.m}×${basis.m} for a ${m}×${n} kernel`);
+  const q = basis.q;
+  if (q === null) return null;
+  const out = new Float64Array(m * n);
+  // Row i of QᵀW is Σ_r Q[r, i] · W[r, :]: one pass over W per row of Q, in W's row order.
+  for (let r = 0; r < m; r++) {
+    for (let i = 0; i < m; i++) {
+      const a = q[r * m + i] as number;
+      if (a === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j] = (out[i * n + j] as number) + a * (w[r * n + j] as number);
     }
   }
-  const d = decompose(mw, m, n, { rank: Math.min(rank, Math.min(m, n)) }, options);
+  return out;
+}
+
+/** M = Λ^½QᵀW (regularized Λ) decomposed for `rank`; `root` is √Λ. */
+function decomposeWhitened(w: ArrayLike<number>, m: number, n: number, basis: Eigenbasis, rank: number, options: WhitenOptions & SvdOptions, rotated: Float64Array | null): { d: Svd; root: Float64Array } {
+  if (basis.m !== m) throw new Error(`whitenedSvd: G is ${basis.m}×${basis.m} for a ${m}×${n} kernel`);
+  const root = regularize(basis.lambda, options).map((l) => Math.sqrt(l));
+  // M[i, :] = √λ_i · (Qᵀ W)[i, :]
+  const mw = new Float64Array(m * n);
+  const source = rotated ?? w;
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) mw[i * n + j] = (root[i] as number) * (source[i * n + j] as number);
+  return { d: decompose(mw, m, n, { rank: Math.min(rank, Math.min(m, n)) }, options), root };
+}
+
+/**
+ * The whitened spectrum alone (whitenedSvd without mapping the factors back, which costs O(m²k)):
+ * M's singular values, its energy, and whether `s` holds them all.
+ */
+export function whitenedSpectrum(w: ArrayLike<number>, m: number, n: number, basis: Eigenbasis, rank: number, options: WhitenOptions & SvdOptions = {}, rotated: Float64Array | null = rotate(w, m, n, basis)): Pick<Svd, 's' | 'energy' | 'complete'> {
+  const { s, energy, complete } = decomposeWhitened(w, m, n, basis, rank, options, rotated).d;
+  return { s, energy, complete };
+}
+
+/**
+ * The whitened decomposition of the row-major m×n W for the basis of G: M = Λ^½QᵀW decomposed for
+ * `rank`, and u mapped back to QΛ^{-½}U. Its s, energy and spectrum are M's: shares of them are
+ * shares of the output error on the calibration inputs (with the regularized Λ). `rotated`: QᵀW when
+ * the caller has it (rotate).
+ */
+export function whitenedSvd(w: ArrayLike<number>, m: number, n: number, basis: Eigenbasis, rank: number, options: WhitenOptions & SvdOptions = {}, rotated: Float64Array | null = rotate(w, m, n, basis)): Svd {
+  const { d, root } = decomposeWhitened(w, m, n, basis, rank, options, rotated);
   // u ← Q Λ^{-½} U; a direction with λ = 0 (only with rcond = ridge = 0) has no weight: drop it.
   const k = d.vectors;
   const scaled = new Float64Array(m * k);
@@ -162,20 +187,4 @@ export function correctedBias(bias: ArrayLike<number>, mean: ArrayLike<number>, 
     }
   }
   return out;
-}
-
-/** ‖W − AB‖_F / ‖W‖_F for factors of any kind: what a whitened truncation costs in weight space. */
-export function weightError(w: ArrayLike<number>, m: number, n: number, a: ArrayLike<number>, b: ArrayLike<number>, k: number): number {
-  let diff = 0;
-  let total = 0;
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let p = 0;
-      for (let c = 0; c < k; c++) p += (a[i * k + c] as number) * (b[c * n + j] as number);
-      const x = w[i * n + j] as number;
-      diff += (x - p) ** 2;
-      total += x * x;
-    }
-  }
-  return total === 0 ? 0 : Math.sqrt(diff / total);
 }
