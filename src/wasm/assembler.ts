@@ -70,6 +70,9 @@ export const simd = {
   sub: 0xe5,
   mul: 0xe6,
   div: 0xe7,
+  i32Splat: 0x11,
+  i32Eq: 0x37,
+  bitselect: 0x52,
 } as const;
 
 /** Unsigned LEB128. */
