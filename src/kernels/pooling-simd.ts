@@ -19,6 +19,7 @@
  */
 import type { KernelBackend } from '@tensorflow/tfjs';
 import { I32, V128, f32, get, i32, instantiate, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
+import { loopBy } from './simd-helpers.js';
 
 /** Sizes of one NHWC max pool, in elements; strides ≥ the window in both axes. */
 export interface PoolGeometry {
@@ -43,18 +44,6 @@ export interface PoolingLoops {
    * window's maximum and 0 elsewhere; pixels no window covers are not written.
    */
   maxPoolGrad(x: number, dy: number, dx: number, g: PoolGeometry): void;
-}
-
-/** `for (o = from; o < limit; o += stride)` with a stride held in a local (o, limit, stride locals). */
-function loopBy(o: number, limit: number, stride: number, body: number[]): number[] {
-  return [
-    op.block, 0x40, op.loop, 0x40,
-    ...get(o), ...get(limit), op.i32GeU, op.brIf, 1,
-    ...body,
-    ...get(o), ...get(stride), op.i32Add, ...set(o),
-    op.br, 0,
-    op.end, op.end,
-  ];
 }
 
 /** max(0, value on the stack), left on the stack (value kept in `scratch`). */

@@ -56,6 +56,7 @@ export const op = {
   f32Sub: 0x93,
   f32Mul: 0x94,
   f32Div: 0x95,
+  i32DivU: 0x6e,
 } as const;
 
 /** SIMD instructions (used after the 0xfd prefix, see `vec`). */
@@ -73,6 +74,7 @@ export const simd = {
   i32Splat: 0x11,
   i32Eq: 0x37,
   bitselect: 0x52,
+  load32Splat: 0x09,
 } as const;
 
 /** Unsigned LEB128. */
