@@ -134,13 +134,85 @@ function maxPoolGradFunction(): FunctionSpec {
   return { params: Array<number>(15).fill(I32), results: [], locals: [...Array<number>(24).fill(I32), ...Array<number>(8).fill(V128)], body };
 }
 
-/** The module's bytes: memory imported as env.memory, one exported function. */
+/**
+ * The same for 2×2 windows that all lie inside x (no padding), unrolled: four loads, the running
+ * maximum as three bitselects, and each pixel's mask as "raised the maximum, and no later pixel did".
+ */
+function maxPoolGrad2x2Function(): FunctionSpec {
+  const [x, dy, dx, batch, inH, inW, channels, outH, outW, sh, sw] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [pix, rowStride, imageStride, b, yr, yc, d, win, rowStart, colStep, a0, a2, o, delta] = Array.from({ length: 14 }, (_, i) => 11 + i) as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+  const [x1, x3, best, g0, g1, g2, g3, later, dyv, zero, negInf] = Array.from({ length: 11 }, (_, i) => 25 + i) as [number, number, number, number, number, number, number, number, number, number, number];
+  const x0 = best;
+  const x2 = g3;
+  // 0 + (dy where mask), stored at the pixel's address in dx (the address in x + delta).
+  const store = (address: number[], mask: number[]): number[] => [...address, ...get(delta), op.i32Add, ...get(dyv), ...mask, ...vec(simd.and), ...get(zero), ...vec(simd.add), ...vstore()];
+  const block = [
+    ...get(win), ...get(d), op.i32Add, ...set(a0),
+    ...get(a0), ...get(rowStride), op.i32Add, ...set(a2),
+    ...get(a0), ...get(pix), op.i32Add, ...vload(), ...set(x1),
+    ...get(a2), ...get(pix), op.i32Add, ...vload(), ...set(x3),
+    // The running maximum from −∞, strictly greater each time (x0 and x2 share locals with best and g3).
+    ...get(a0), ...vload(), ...set(x0),
+    ...get(x0), ...get(negInf), ...vec(simd.gt), ...set(g0),
+    ...get(x0), ...get(negInf), ...get(g0), ...vec(simd.bitselect), ...set(best),
+    ...get(x1), ...get(best), ...vec(simd.gt), ...set(g1),
+    ...get(x1), ...get(best), ...get(g1), ...vec(simd.bitselect), ...set(best),
+    ...get(a2), ...vload(), ...set(x2),
+    ...get(x2), ...get(best), ...vec(simd.gt), ...set(g2),
+    ...get(x2), ...get(best), ...get(g2), ...vec(simd.bitselect), ...set(best),
+    ...get(x3), ...get(best), ...vec(simd.gt), ...set(g3),
+    ...get(o), ...get(d), op.i32Add, ...vload(), ...set(dyv),
+    // The winner is the last pixel that raised the maximum.
+    ...store([...get(a2), ...get(pix), op.i32Add], get(g3)),
+    ...store(get(a2), [...get(g2), ...get(g3), ...vec(simd.andnot)]),
+    ...get(g3), ...get(g2), ...vec(simd.or), ...set(later),
+    ...store([...get(a0), ...get(pix), op.i32Add], [...get(g1), ...get(later), ...vec(simd.andnot)]),
+    ...get(later), ...get(g1), ...vec(simd.or), ...set(later),
+    ...store(get(a0), [...get(g0), ...get(later), ...vec(simd.andnot)]),
+  ];
+  const window = [
+    ...i32(0), ...set(d),
+    ...loopTo(d, pix, 16, block),
+    ...get(o), ...get(pix), op.i32Add, ...set(o),
+    ...get(win), ...get(colStep), op.i32Add, ...set(win),
+  ];
+  const row = [
+    ...get(rowStart), ...set(win),
+    ...i32(0), ...set(yc),
+    ...loopTo(yc, outW, 1, window),
+    ...get(rowStart), ...get(rowStride), ...get(sh), op.i32Mul, op.i32Add, ...set(rowStart),
+  ];
+  const image = [
+    ...get(x), ...get(b), ...get(imageStride), op.i32Mul, op.i32Add, ...set(rowStart),
+    ...i32(0), ...set(yr),
+    ...loopTo(yr, outH, 1, row),
+  ];
+  const body = [
+    ...get(channels), ...i32(2), op.i32Shl, ...set(pix),
+    ...get(inW), ...get(pix), op.i32Mul, ...set(rowStride),
+    ...get(inH), ...get(rowStride), op.i32Mul, ...set(imageStride),
+    ...get(sw), ...get(pix), op.i32Mul, ...set(colStep),
+    ...get(dx), ...get(x), op.i32Sub, ...set(delta),
+    ...get(dy), ...set(o),
+    ...f32(0), ...vec(simd.splat), ...set(zero),
+    ...f32(-Infinity), ...vec(simd.splat), ...set(negInf),
+    ...i32(0), ...set(b),
+    ...loopTo(b, batch, 1, image),
+  ];
+  return { params: Array<number>(11).fill(I32), results: [], locals: [...Array<number>(14).fill(I32), ...Array<number>(11).fill(V128)], body };
+}
+
+/** The module's bytes: memory imported as env.memory, two exported functions. */
 export function moduleBytes(): Uint8Array {
-  return assemble([['maxPoolGrad', maxPoolGradFunction()]]);
+  return assemble([
+    ['maxPoolGrad', maxPoolGradFunction()],
+    ['maxPoolGrad2x2', maxPoolGrad2x2Function()],
+  ]);
 }
 
 interface Exports {
   maxPoolGrad(...args: number[]): void;
+  maxPoolGrad2x2(...args: number[]): void;
 }
 
 const instances = new WeakMap<KernelBackend, PoolingLoops | null>();
@@ -155,7 +227,10 @@ export function poolingLoops(backend: KernelBackend): PoolingLoops | undefined {
       : {
           maxPoolGrad: (x, dy, dx, g) => {
             if (g.channels % 4 !== 0 || g.strideHeight < g.filterHeight || g.strideWidth < g.filterWidth) throw new Error('maxPoolGrad: channels must be a multiple of 4 and windows must not overlap');
-            e.maxPoolGrad(x, dy, dx, g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left);
+            // 2×2 windows all inside x: the unrolled function.
+            const inside = g.top === 0 && g.left === 0 && (g.outHeight - 1) * g.strideHeight + 2 <= g.inHeight && (g.outWidth - 1) * g.strideWidth + 2 <= g.inWidth;
+            if (g.filterHeight === 2 && g.filterWidth === 2 && inside) e.maxPoolGrad2x2(x, dy, dx, g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth);
+            else e.maxPoolGrad(x, dy, dx, g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left);
           },
         };
   instances.set(backend, made);

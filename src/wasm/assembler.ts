@@ -75,6 +75,8 @@ export const simd = {
   i32Eq: 0x37,
   bitselect: 0x52,
   load32Splat: 0x09,
+  andnot: 0x4f,
+  or: 0x50,
 } as const;
 
 /** Unsigned LEB128. */
