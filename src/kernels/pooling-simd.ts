@@ -49,6 +49,25 @@ export interface PoolingLoops {
 /** max(0, value on the stack), left on the stack (value kept in `scratch`). */
 const atLeastZero = (scratch: number): number[] => [...set(scratch), ...i32(0), ...get(scratch), ...get(scratch), ...i32(0), op.i32LtS, op.select];
 
+/**
+ * Both functions' start: byte strides of a pixel, a row and an image of x, dx − x, dy's walk from
+ * its start, and the constants 0 and −∞ in four lanes (locals given by index).
+ */
+function prelude(
+  p: { x: number; dy: number; dx: number; inH: number; inW: number; channels: number },
+  l: { pix: number; rowStride: number; imageStride: number; delta: number; o: number; zero: number; negInf: number },
+): number[] {
+  return [
+    ...get(p.channels), ...i32(2), op.i32Shl, ...set(l.pix),
+    ...get(p.inW), ...get(l.pix), op.i32Mul, ...set(l.rowStride),
+    ...get(p.inH), ...get(l.rowStride), op.i32Mul, ...set(l.imageStride),
+    ...get(p.dx), ...get(p.x), op.i32Sub, ...set(l.delta),
+    ...get(p.dy), ...set(l.o),
+    ...f32(0), ...vec(simd.splat), ...set(l.zero),
+    ...f32(-Infinity), ...vec(simd.splat), ...set(l.negInf),
+  ];
+}
+
 function maxPoolGradFunction(): FunctionSpec {
   // Parameters.
   const [x, dy, dx, batch, inH, inW, channels, outH, outW, fh, fw, sh, sw, top, left] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
@@ -120,13 +139,7 @@ function maxPoolGradFunction(): FunctionSpec {
     ...loopTo(yr, outH, 1, row),
   ];
   const body = [
-    ...get(channels), ...i32(2), op.i32Shl, ...set(pix),
-    ...get(inW), ...get(pix), op.i32Mul, ...set(rowStride),
-    ...get(inH), ...get(rowStride), op.i32Mul, ...set(imageStride),
-    ...get(dx), ...get(x), op.i32Sub, ...set(delta),
-    ...get(dy), ...set(o),
-    ...f32(0), ...vec(simd.splat), ...set(zero),
-    ...f32(-Infinity), ...vec(simd.splat), ...set(negInf),
+    ...prelude({ x, dy, dx, inH, inW, channels }, { pix, rowStride, imageStride, delta, o, zero, negInf }),
     ...i32(-1), ...vec(simd.i32Splat), ...set(minusOne),
     ...i32(0), ...set(b),
     ...loopTo(b, batch, 1, image_),
@@ -188,14 +201,8 @@ function maxPoolGrad2x2Function(): FunctionSpec {
     ...loopTo(yr, outH, 1, row),
   ];
   const body = [
-    ...get(channels), ...i32(2), op.i32Shl, ...set(pix),
-    ...get(inW), ...get(pix), op.i32Mul, ...set(rowStride),
-    ...get(inH), ...get(rowStride), op.i32Mul, ...set(imageStride),
+    ...prelude({ x, dy, dx, inH, inW, channels }, { pix, rowStride, imageStride, delta, o, zero, negInf }),
     ...get(sw), ...get(pix), op.i32Mul, ...set(colStep),
-    ...get(dx), ...get(x), op.i32Sub, ...set(delta),
-    ...get(dy), ...set(o),
-    ...f32(0), ...vec(simd.splat), ...set(zero),
-    ...f32(-Infinity), ...vec(simd.splat), ...set(negInf),
     ...i32(0), ...set(b),
     ...loopTo(b, batch, 1, image),
   ];
