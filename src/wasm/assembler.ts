@@ -57,6 +57,7 @@ export const op = {
   f32Sub: 0x93,
   f32Mul: 0x94,
   f32Div: 0x95,
+  i32DivU: 0x6e,
 } as const;
 
 /** SIMD instructions (used after the 0xfd prefix, see `vec`). */
@@ -71,6 +72,12 @@ export const simd = {
   sub: 0xe5,
   mul: 0xe6,
   div: 0xe7,
+  i32Splat: 0x11,
+  i32Eq: 0x37,
+  bitselect: 0x52,
+  load32Splat: 0x09,
+  andnot: 0x4f,
+  or: 0x50,
 } as const;
 
 /** Unsigned LEB128. */
