@@ -153,7 +153,7 @@ function whitenPlanOn<T>(run: Prepared, plan: Plan, sample: Dataset, options: Wh
  * Cost: per layer, its G and eigendecomposition once, and one forward pass over the calibration sample
  * per grid rank (about 8 + 4.5·log₂ of the break-even rank: 23 + 19 + 9 passes of 512 rows for
  * fashion-mlp); then up to four judged candidates, each one whitening pass (bases already taken on the
- * same inputs are reused). `npx tsx bench/ratio-uniform.ts` prints the time: about as long as
+ * same inputs are reused, and the chosen plan's again by compress's own whitening: keepFor). `npx tsx bench/ratio-uniform.ts` prints the time: about as long as
  * factorizing and evaluating the model a few times over, much less than one epoch of fine-tuning on
  * a realistic training set. Why (same bench, accuracy before fine-tuning at the share of a uniform
  * rank): the spectra's shares of output energy say nothing of how much of that energy the later
