@@ -276,25 +276,46 @@ function rowsTimesBt(): FunctionSpec {
   return { params: Array<number>(7).fill(I32), results: [], locals: L.types, body };
 }
 
-/** transpose(src, dst, rows, cols): dst[c, r] = src[r, c]. */
+/** i8x16.shuffle of two f32x4 by float lanes (0-3 the first operand's, 4-7 the second's). */
+const shuffle = (lanes: number[]): number[] => [...vec(simd.shuffle), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])];
+
+/**
+ * transpose(src, dst, rows, cols): dst[c, r] = src[r, c]. 4 × 4 blocks are transposed in registers
+ * (eight shuffles), the strips right of and below them element by element.
+ */
 function transposeFunction(): FunctionSpec {
   const [src, dst, rows, cols] = [0, 1, 2, 3];
   const L = new Locals(4);
-  const [from, to, rowEnd, end, columnBytes, rowBytes] = [L.i32(), L.i32(), L.i32(), L.i32(), L.i32(), L.i32()];
-  // from walks src in order; to walks dst down a column (a step of `rows` floats).
-  const inner = [...get(to), ...get(from), ...fload(), ...fstore(), ...get(to), ...get(columnBytes), op.i32Add, ...set(to)];
-  const row = [
-    ...get(from), ...bytes(cols), op.i32Add, ...set(rowEnd),
-    ...loopTo(from, rowEnd, 4, inner),
-    ...get(to), ...get(rowBytes), op.i32Sub, ...i32(4), op.i32Add, ...set(to),
+  const [r, c, r4, c4, srcRow, dstRow, from, to] = [L.i32(), L.i32(), L.i32(), L.i32(), L.i32(), L.i32(), L.i32(), L.i32()];
+  const v = [L.v128(), L.v128(), L.v128(), L.v128()];
+  const t = [L.v128(), L.v128(), L.v128(), L.v128()];
+  /** from = src + r·srcRow + 4c; to = dst + c·dstRow + 4r. */
+  const addresses = [
+    ...get(src), ...get(r), ...get(srcRow), op.i32Mul, op.i32Add, ...bytes(c), op.i32Add, ...set(from),
+    ...get(dst), ...get(c), ...get(dstRow), op.i32Mul, op.i32Add, ...bytes(r), op.i32Add, ...set(to),
+  ];
+  const block: number[] = [...addresses];
+  for (let i = 0; i < 4; i++) block.push(...get(from), ...get(srcRow), ...i32(i), op.i32Mul, op.i32Add, ...vload(), ...set(v[i] as number));
+  // Interleave rows 0/1 and 2/3, then take halves: each result is one column of the block.
+  const pairs: Array<[number, number, number[]]> = [[0, 1, [0, 4, 1, 5]], [0, 1, [2, 6, 3, 7]], [2, 3, [0, 4, 1, 5]], [2, 3, [2, 6, 3, 7]]];
+  pairs.forEach(([x, y, lanes], i) => block.push(...get(v[x] as number), ...get(v[y] as number), ...shuffle(lanes), ...set(t[i] as number)));
+  const columns: Array<[number, number, number[]]> = [[0, 2, [0, 1, 4, 5]], [0, 2, [2, 3, 6, 7]], [1, 3, [0, 1, 4, 5]], [1, 3, [2, 3, 6, 7]]];
+  columns.forEach(([x, y, lanes], i) => block.push(...get(to), ...get(dstRow), ...i32(i), op.i32Mul, op.i32Add, ...get(t[x] as number), ...get(t[y] as number), ...shuffle(lanes), ...vstore()));
+  const element = [...addresses, ...get(to), ...get(from), ...fload(), ...fstore()];
+  /** Every (r, c) with r from `r0` below `rEnd`, c from `c0` below `cEnd`, one at a time. */
+  const strip = (r0: number[], rEnd: number, c0: number[], cEnd: number): number[] => [
+    ...r0, ...set(r),
+    ...loopTo(r, rEnd, 1, [...c0, ...set(c), ...loopTo(c, cEnd, 1, element)]),
   ];
   const body = [
-    ...bytes(rows), ...set(columnBytes),
-    // After a row, `to` is a whole column (cols · rows floats) further on: back to the next column's top.
-    ...get(columnBytes), ...get(cols), op.i32Mul, ...set(rowBytes),
-    ...get(src), ...set(from), ...get(dst), ...set(to),
-    ...get(src), ...get(rows), ...get(cols), op.i32Mul, ...i32(2), op.i32Shl, op.i32Add, ...set(end),
-    op.block, 0x40, op.loop, 0x40, ...get(from), ...get(end), op.i32GeU, op.brIf, 1, ...row, op.br, 0, op.end, op.end,
+    ...get(rows), ...i32(-4), op.i32And, ...set(r4),
+    ...get(cols), ...i32(-4), op.i32And, ...set(c4),
+    ...bytes(cols), ...set(srcRow),
+    ...bytes(rows), ...set(dstRow),
+    ...i32(0), ...set(r),
+    ...loopTo(r, r4, 4, [...i32(0), ...set(c), ...loopTo(c, c4, 4, block)]),
+    ...strip(i32(0), rows, get(c4), cols),
+    ...strip(get(r4), rows, i32(0), c4),
   ];
   return { params: [I32, I32, I32, I32], results: [], locals: L.types, body };
 }

@@ -64,6 +64,7 @@ export const simd = {
   load: 0x00,
   load32Splat: 0x09,
   store: 0x0b,
+  shuffle: 0x0d,
   splat: 0x13,
   extractLane: 0x1f,
   gt: 0x44,
