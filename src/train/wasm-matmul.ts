@@ -8,14 +8,15 @@
  * new tensors after every Adam step and its gradients new tensors every step, so every product
  * packed anew; for the skinny products of a factorized MLP (32 rows, inner dimensions 24 to 784) the
  * packing cost as much as the product, and the transposes the step needed to arrange them another
- * tenth. These loops read both operands where they are, in the layout the step has, with no
- * transpose and no copy.
+ * tenth. These loops read both operands where they are, in the layout the step has.
  *
  * Register tiles: A·B and Aᵀ·B keep 4 rows × 8 columns of C in eight f32x4 accumulators, adding
- * B's row times a broadcast element of A per inner index (no FMA in wasm: a multiply and an add);
- * A·Bᵀ keeps 2 rows × 4 columns of four-lane partial dot products, summed across lanes at the end.
- * Edges take smaller tiles (1 row, 4 columns) and scalar columns, so any size works and nothing past
- * C is written. Sums are in a different order than XNNPACK's, so results agree with tfjs's products
+ * B's row times a broadcast element of A per inner index (no FMA in wasm: a multiply and an add;
+ * 4 × 12 spilled registers and 2 × 16 or 8 × 4 were slower). A·Bᵀ keeps 2 rows × 4 columns of
+ * four-lane partial dot products, summed across lanes at the end, where the inner dimension is the
+ * longer; where it is short (dX of a factor's wide half) it transposes B into a scratch buffer, in
+ * 4 × 4 register blocks, and takes the A·B loops. Edges take smaller tiles (1 row, 4 columns) and
+ * scalar columns, so any size works and nothing past C is written. Sums are in a different order than XNNPACK's, so results agree with tfjs's products
  * within float32 rounding (test/train/wasm-matmul.test.ts), not bit for bit.
  *
  * Assembled here (src/wasm/assembler.ts: no toolchain, no binary file); `products(backend)` is
