@@ -11,9 +11,10 @@
  * relu and the backward's relu derivative in their epilogues). Where the runtime lacks wasm SIMD, or
  * with LOWRANK_XNNPACK_PRODUCTS=1, the products are direct calls of the backend's kernels instead:
  * the forward the same wasm `_FusedMatMul` Dense.call runs, the backward arranged so that XNNPACK
- * packs the small operand (dW = Xᵀ·dZ, dXᵀ = W·dZᵀ). The loss stays tfjs's: its gradient with respect to the model's output
- * comes from tf.valueAndGrad of the objective, a few kernels on a [batch, outputs] tensor, so every
- * objective (distillation, temperatures, every loss kind) is exactly the general path's.
+ * packs the small operand (dW = Xᵀ·dZ, dXᵀ = W·dZᵀ). The loss stays tfjs's: its gradient with
+ * respect to the model's output comes from tf.valueAndGrad of the objective, a few kernels on a
+ * [batch, outputs] tensor, so every objective (distillation, temperatures, every loss kind) is
+ * exactly the general path's.
  *
  * `denseChain` decides whether a model is such a chain; anything else (other layer classes,
  * branches, nested models, regularizers, inputs of rank > 2, another backend) keeps the general path
@@ -218,9 +219,6 @@ export function denseGradients(
         } else columnSums(view(backend, dz), rows, units, view(backend, db));
         keep(stage.bias as tf.Variable, db);
       }
-      // XNNPACK packs a product's second operand anew for every new tensor (~8 ns an element here,
-      // more than the product itself at these sizes), so each product is arranged to pack the
-      // smaller of the two: the layer's input X (rows × fan-in) or dZ (rows × units).
       const fanIn = stage.kernel.shape[0] as number;
       if (mm !== undefined) {
         // The SIMD products read every operand in place: dW = Xᵀ·dZ, dX = dZ·Wᵀ (wasm-matmul.ts).
@@ -237,6 +235,9 @@ export function denseGradients(
         }
         continue;
       }
+      // XNNPACK packs a product's second operand anew for every new tensor (~8 ns an element here,
+      // more than the product itself at these sizes), so each product is arranged to pack the
+      // smaller of the two: the layer's input X (rows × fan-in) or dZ (rows × units).
       let dzt: TensorInfo | undefined;
       if (stage.trainKernel) {
         if (fanIn < units) {
