@@ -14,7 +14,8 @@
  *
  * With LOWRANK_REFERENCE_KERNELS=1 the kernels are those before issue 11 (src/kernels). The MLP also
  * runs with the new kernels and the general training step (LOWRANK_GENERAL_STEP=1), the measure of
- * src/train/dense-step.ts. `--torch` runs bench/reference.py's PyTorch training with 1 thread (`--torch 1,2`:
+ * src/train/dense-step.ts, and with the Dense-chain step but the backend's XNNPACK products
+ * (LOWRANK_XNNPACK_PRODUCTS=1), the measure of src/train/wasm-matmul.ts. `--torch` runs bench/reference.py's PyTorch training with 1 thread (`--torch 1,2`:
  * with 1 and with 2) in every round too (where /usr/bin/python3 has torch), so that its ratio pairs
  * runs made under the same load. Each
  * rate is also given per CPU-second, which moves less with the machine's load.
@@ -173,13 +174,18 @@ async function printProfile(model: tf.LayersModel, train: Dataset, shape: number
  * Dense-chain step does not apply to the CNN), and everything as before issue 11 ("reference":
  * LOWRANK_REFERENCE_KERNELS=1, which also turns the Dense-chain step off).
  */
-type Config = 'fast' | 'general' | 'reference';
+type Config = 'fast' | 'xnnpack' | 'general' | 'reference';
 
 /** Run `measure` in a child process in one configuration. */
 function child(kind: TrainModel, config: Config): WorkerResult {
   const run = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--worker', kind], {
     encoding: 'utf8',
-    env: { ...process.env, LOWRANK_REFERENCE_KERNELS: config === 'reference' ? '1' : '0', LOWRANK_GENERAL_STEP: config === 'general' ? '1' : '0' },
+    env: {
+      ...process.env,
+      LOWRANK_REFERENCE_KERNELS: config === 'reference' ? '1' : '0',
+      LOWRANK_GENERAL_STEP: config === 'general' ? '1' : '0',
+      LOWRANK_XNNPACK_PRODUCTS: config === 'xnnpack' ? '1' : '0',
+    },
     maxBuffer: 1 << 24,
   });
   if (run.status !== 0) throw new Error(`bench worker (${kind}, ${config}) exited ${run.status}: ${run.stderr.slice(-2000)}`);
@@ -201,8 +207,10 @@ export interface TrainBenchRow {
   reference: number;
   /** The MLP with issue 11's kernels but the general training step (model.apply and the tape). */
   general?: number;
-  /** Median samples/s of CPU time, the same three configurations. */
-  cpu: { fast: number; reference: number; general?: number };
+  /** The MLP's Dense-chain step with the backend's (XNNPACK) products instead of wasm-matmul.ts's. */
+  xnnpack?: number;
+  /** Median samples/s of CPU time, the same configurations. */
+  cpu: { fast: number; reference: number; general?: number; xnnpack?: number };
   /** PyTorch (bench/reference.py) in the same rounds, by thread count, when asked and installed. */
   torch?: Record<number, number>;
   /** The same per CPU-second (all of its threads' time). */
@@ -223,7 +231,7 @@ const median = (xs: number[]): number => {
  */
 export function benchTraining(models: readonly TrainModel[], rounds = 3, log: (line: string) => void = () => {}, torchThreads: readonly number[] = []): TrainBenchRow[] {
   return models.map((kind) => {
-    const configs: Config[] = kind === 'mlp' ? ['fast', 'general', 'reference'] : ['fast', 'reference'];
+    const configs: Config[] = kind === 'mlp' ? ['fast', 'xnnpack', 'general', 'reference'] : ['fast', 'reference'];
     const wall = new Map<Config, number[]>(configs.map((c) => [c, []]));
     const cpu = new Map<Config, number[]>(configs.map((c) => [c, []]));
     const torchRuns = new Map<number, number[]>(torchThreads.map((t) => [t, []]));
@@ -257,7 +265,13 @@ export function benchTraining(models: readonly TrainModel[], rounds = 3, log: (l
       fast: m('fast'),
       reference: m('reference'),
       ...(configs.includes('general') ? { general: m('general') } : {}),
-      cpu: { fast: mc('fast'), reference: mc('reference'), ...(configs.includes('general') ? { general: mc('general') } : {}) },
+      ...(configs.includes('xnnpack') ? { xnnpack: m('xnnpack') } : {}),
+      cpu: {
+        fast: mc('fast'),
+        reference: mc('reference'),
+        ...(configs.includes('general') ? { general: mc('general') } : {}),
+        ...(configs.includes('xnnpack') ? { xnnpack: mc('xnnpack') } : {}),
+      },
       ...(Object.keys(torchMedians).length > 0 ? { torch: torchMedians, torchCpu: medians(torchCpu) } : {}),
       rounds,
       source,
@@ -268,6 +282,10 @@ export function benchTraining(models: readonly TrainModel[], rounds = 3, log: (l
 export function formatTrainRows(rows: readonly TrainBenchRow[]): string[] {
   return rows.map((r) => {
     const general = r.general === undefined ? '' : `; ${r.general.toFixed(0)} with the new kernels but the general step (${(r.fast / r.general).toFixed(2)}× faster)`;
+    const xnnpack =
+      r.xnnpack === undefined || r.cpu.xnnpack === undefined
+        ? ''
+        : `; ${r.xnnpack.toFixed(0)} with the backend's products in the Dense-chain step (SIMD products ${(r.fast / r.xnnpack).toFixed(2)}× faster, ${(r.cpu.fast / r.cpu.xnnpack).toFixed(2)}× per CPU-second)`;
     const torch =
       r.torch === undefined
         ? ''
@@ -276,7 +294,7 @@ export function formatTrainRows(rows: readonly TrainBenchRow[]): string[] {
             .join(', ')} → lowrank ${(r.fast / Math.max(...Object.values(r.torch))).toFixed(2)}× the faster; per CPU-second lowrank ${r.cpu.fast.toFixed(0)}, PyTorch ${Object.values(r.torchCpu ?? {})
             .map((v) => v.toFixed(0))
             .join(' / ')} → ${(r.cpu.fast / Math.max(...Object.values(r.torchCpu ?? {}))).toFixed(2)}×`;
-    return `fine-tune ${r.model.toUpperCase()} rank ${r.rank}, batch 32 (${r.source}): ${r.fast.toFixed(0)} samples/s with the new kernels vs ${r.reference.toFixed(1)} before → ${(r.fast / r.reference).toFixed(1)}× (median of ${r.rounds})${general}${torch}`;
+    return `fine-tune ${r.model.toUpperCase()} rank ${r.rank}, batch 32 (${r.source}): ${r.fast.toFixed(0)} samples/s with the new kernels vs ${r.reference.toFixed(1)} before → ${(r.fast / r.reference).toFixed(1)}× (median of ${r.rounds})${xnnpack}${general}${torch}`;
   });
 }
 

@@ -4,13 +4,17 @@
  * For a small factorized MLP nearly all of a step's time is machinery, not arithmetic (issue 11: a
  * 784-512-256-10 model at rank 24 does ~10 MFLOP a step): Layers' apply, the tape recording each
  * op, the engine's dispatch of ~60 kernels and the backward functions' reshapes and transposes. A
- * chain of Dense layers needs none of it: the forward is one fused product per layer (the same wasm
- * `_FusedMatMul` with bias and relu that Dense.call runs, so the same values), and the backward is
- * written out here: each activation's derivative and the bias gradients as loops over the wasm heap,
- * the products as direct calls of the wasm kernels, arranged so that XNNPACK packs the small operand
- * (dW = Xᵀ·dZ, dXᵀ = W·dZᵀ). The loss stays tfjs's: its gradient with respect to the model's output
- * comes from tf.valueAndGrad of the objective, a few kernels on a [batch, outputs] tensor, so every
- * objective (distillation, temperatures, every loss kind) is exactly the general path's.
+ * chain of Dense layers needs none of it: the forward is one fused product per layer (with bias and
+ * relu, as Dense.call computes it), and the backward is written out here: each activation's
+ * derivative and the bias gradients as loops over the wasm heap, the products in wasm-matmul.ts's
+ * SIMD loops, which read the operands in place (no packing, no transposes; the forward's bias and
+ * relu and the backward's relu derivative in their epilogues). Where the runtime lacks wasm SIMD, or
+ * with LOWRANK_XNNPACK_PRODUCTS=1, the products are direct calls of the backend's kernels instead:
+ * the forward the same wasm `_FusedMatMul` Dense.call runs, the backward arranged so that XNNPACK
+ * packs the small operand (dW = Xᵀ·dZ, dXᵀ = W·dZᵀ). The loss stays tfjs's: its gradient with
+ * respect to the model's output comes from tf.valueAndGrad of the objective, a few kernels on a
+ * [batch, outputs] tensor, so every objective (distillation, temperatures, every loss kind) is
+ * exactly the general path's.
  *
  * `denseChain` decides whether a model is such a chain; anything else (other layer classes,
  * branches, nested models, regularizers, inputs of rank > 2, another backend) keeps the general path
@@ -22,6 +26,7 @@ import type { TensorInfo } from '@tensorflow/tfjs';
 import { allocate, view } from '../kernels/heap.js';
 import { referenceKernels } from '../kernels/wasm-fallbacks.js';
 import { loops } from './wasm-loops.js';
+import { products } from './wasm-matmul.js';
 
 /** The activations this path differentiates; relu and linear are fused into the product as Dense does. */
 type Activation = 'linear' | 'relu' | 'softmax' | 'sigmoid' | 'tanh';
@@ -40,12 +45,22 @@ interface Stage {
 /** A model this path trains: its Dense layers from input to output. */
 export interface DenseChain {
   stages: Stage[];
+  /**
+   * Whether the products run in wasm-matmul.ts's SIMD loops (where the runtime has them) rather than
+   * the backend's XNNPACK kernels; LOWRANK_XNNPACK_PRODUCTS=1 (the benchmark's comparison) says no.
+   */
+  simdProducts: boolean;
 }
 
 /** Whether the environment asks for the general step (the benchmark's comparison). */
 function generalStepForced(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return env?.['LOWRANK_GENERAL_STEP'] === '1' || referenceKernels();
+}
+
+/** Whether the environment asks for the backend's products in this step (the benchmark's comparison). */
+function xnnpackProductsForced(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['LOWRANK_XNNPACK_PRODUCTS'] === '1';
 }
 
 /**
@@ -93,7 +108,7 @@ export function denseChain(model: tf.LayersModel, trained: readonly tf.Variable[
   // Every trained variable must be one of the chain's (a model's own extra variables are not).
   const covered = new Set(stages.flatMap((s) => [s.kernel.name, ...(s.bias ? [s.bias.name] : [])]));
   if (trained.some((v) => !covered.has(v.name))) return undefined;
-  return { stages };
+  return { stages, simdProducts: !xnnpackProductsForced() };
 }
 
 type KernelFunc = (params: { inputs: Record<string, TensorInfo>; backend: tf.KernelBackend; attrs?: Record<string, unknown> }) => TensorInfo;
@@ -132,6 +147,7 @@ export function denseGradients(
     as2d(fusedKernel({ inputs: bias === undefined ? { a: as3d(a), b: as3d(b) } : { a: as3d(a), b: as3d(b), bias }, backend, attrs: { ...attrs, activation, leakyreluAlpha: 0.2 } }));
   const transpose = (info: TensorInfo): TensorInfo => transposeKernel({ inputs: { x: info }, backend, attrs: { perm: [1, 0] } });
   const simd = loops(backend);
+  const mm = chain.simdProducts ? products(backend) : undefined;
   /** A tensor's byte offset in the heap (stable until it is freed, unlike a view). */
   const at = (info: TensorInfo): number => view(backend, info).byteOffset;
   const temporaries: TensorInfo[] = [];
@@ -152,7 +168,11 @@ export function denseGradients(
     for (const stage of chain.stages) {
       inputs.push(current);
       const fusable = stage.activation === 'relu' || stage.activation === 'linear';
-      const product = fused(current, stage.kernel, stage.bias, fusable ? stage.activation : 'linear');
+      let product: TensorInfo;
+      if (mm !== undefined) {
+        product = allocate(backend, [rows, stage.kernel.shape[1] as number]);
+        mm.ab(at(current), at(stage.kernel), stage.bias === undefined ? 0 : at(stage.bias), at(product), rows, stage.kernel.shape[0] as number, stage.kernel.shape[1] as number, stage.activation === 'relu');
+      } else product = fused(current, stage.kernel, stage.bias, fusable ? stage.activation : 'linear');
       if (fusable) current = temporary(product);
       else {
         temporary(product);
@@ -177,15 +197,21 @@ export function denseGradients(
     }
     // Backward, last layer first. `upstream` is the gradient with respect to the layer's output.
     const lastNeeded = firstTrainedStage(chain);
+    // Whether `upstream` already is dZ: the SIMD product dX = dZ·Wᵀ applies the previous layer's
+    // relu derivative as it stores.
+    let masked = false;
     for (let i = chain.stages.length - 1; i >= lastNeeded; i--) {
       const stage = chain.stages[i] as Stage;
       const units = stage.kernel.shape[1] as number;
-      const dz = temporary(allocate(backend, [rows, units]));
       const db = stage.trainBias ? allocate(backend, [units]) : undefined;
       const y = outputs[i] as TensorInfo;
-      // relu's derivative and the bias sums in wasm SIMD where there is (wasm-loops.ts), else here.
-      if (simd !== undefined && stage.activation === 'relu') simd.reluBackward(at(y), at(upstream), at(dz), rows * units);
-      else activationBackward(stage.activation, view(backend, y), view(backend, upstream), view(backend, dz), rows, units);
+      let dz = upstream;
+      if (!masked) {
+        dz = temporary(allocate(backend, [rows, units]));
+        // relu's derivative and the bias sums in wasm SIMD where there is (wasm-loops.ts), else here.
+        if (simd !== undefined && stage.activation === 'relu') simd.reluBackward(at(y), at(upstream), at(dz), rows * units);
+        else activationBackward(stage.activation, view(backend, y), view(backend, upstream), view(backend, dz), rows, units);
+      }
       if (db !== undefined) {
         if (simd !== undefined) {
           view(backend, db).fill(0);
@@ -193,10 +219,25 @@ export function denseGradients(
         } else columnSums(view(backend, dz), rows, units, view(backend, db));
         keep(stage.bias as tf.Variable, db);
       }
+      const fanIn = stage.kernel.shape[0] as number;
+      if (mm !== undefined) {
+        // The SIMD products read every operand in place: dW = Xᵀ·dZ, dX = dZ·Wᵀ (wasm-matmul.ts).
+        if (stage.trainKernel) {
+          const dw = allocate(backend, [fanIn, units]);
+          mm.atb(at(inputs[i] as TensorInfo), at(dz), at(dw), fanIn, rows, units);
+          keep(stage.kernel, dw);
+        }
+        if (i > lastNeeded) {
+          const below = chain.stages[i - 1] as Stage;
+          masked = below.activation === 'relu';
+          upstream = temporary(allocate(backend, [rows, fanIn]));
+          mm.abt(at(dz), at(stage.kernel), masked ? at(outputs[i - 1] as TensorInfo) : 0, at(upstream), rows, units, fanIn);
+        }
+        continue;
+      }
       // XNNPACK packs a product's second operand anew for every new tensor (~8 ns an element here,
       // more than the product itself at these sizes), so each product is arranged to pack the
       // smaller of the two: the layer's input X (rows × fan-in) or dZ (rows × units).
-      const fanIn = stage.kernel.shape[0] as number;
       let dzt: TensorInfo | undefined;
       if (stage.trainKernel) {
         if (fanIn < units) {

@@ -58,13 +58,17 @@ export const op = {
   f32Mul: 0x94,
   f32Div: 0x95,
   i32DivU: 0x6e,
+  f32Max: 0x97,
 } as const;
 
 /** SIMD instructions (used after the 0xfd prefix, see `vec`). */
 export const simd = {
   load: 0x00,
+  load32Splat: 0x09,
   store: 0x0b,
+  shuffle: 0x0d,
   splat: 0x13,
+  extractLane: 0x1f,
   gt: 0x44,
   and: 0x4e,
   sqrt: 0xe3,
@@ -75,9 +79,9 @@ export const simd = {
   i32Splat: 0x11,
   i32Eq: 0x37,
   bitselect: 0x52,
-  load32Splat: 0x09,
   andnot: 0x4f,
   or: 0x50,
+  max: 0xe9,
 } as const;
 
 /** Unsigned LEB128. */
@@ -123,6 +127,10 @@ export function f32(value: number): number[] {
 export const vload = (offset = 0): number[] => [...vec(simd.load), 4, ...leb(offset)];
 export const vstore = (offset = 0): number[] => [...vec(simd.store), 4, ...leb(offset)];
 export const fload = (offset = 0): number[] => [op.f32Load, 2, ...leb(offset)];
+/** One float32 from memory into all four lanes. */
+export const vsplatLoad = (offset = 0): number[] => [...vec(simd.load32Splat), 2, ...leb(offset)];
+/** Lane `lane` of an f32x4 as an f32. */
+export const lane = (index: number): number[] => [...vec(simd.extractLane), index];
 export const fstore = (offset = 0): number[] => [op.f32Store, 2, ...leb(offset)];
 /** pointer local + offset local, as an address. */
 export const at = (pointer: number, offset: number): number[] => [...get(pointer), ...get(offset), op.i32Add];
@@ -132,11 +140,16 @@ export const at = (pointer: number, offset: number): number[] => [...get(pointer
  * already in o.
  */
 export function loopTo(o: number, limit: number, stride: number, body: number[]): number[] {
+  return loopBy(o, limit, i32(stride), body);
+}
+
+/** `for (o = from; o < limit; o += step) body`, the step given as the instructions that push it. */
+export function loopBy(o: number, limit: number, step: number[], body: number[]): number[] {
   return [
     op.block, 0x40, op.loop, 0x40,
     ...get(o), ...get(limit), op.i32GeU, op.brIf, 1,
     ...body,
-    ...get(o), ...i32(stride), op.i32Add, ...set(o),
+    ...get(o), ...step, op.i32Add, ...set(o),
     op.br, 0,
     op.end, op.end,
   ];
