@@ -9,6 +9,7 @@
  *   npx tsx bench/defaults.ts --curves        fine-tuning schedules and stopping rules, per epoch (curves())
  *   options: --cases digits-mlp,digits-cnn,fashion-mlp (which to run), --fashion-train N (training images),
  *   --acceptance --rank K (default 15) or --ratio F (needs compress --ratio), --seed S (default 42),
+ *   --lr-schedule S (the defaults but for the schedule),
  *   --seeds N (digits seeds, 1..3, default 2); --curves: --cases fashion-ratio,fashion-rank,digits-mlp,digits-cnn,
  *   --seed-list 42,43,44, --long N (epochs of the constant and plateau runs, default 15)
  *
@@ -159,8 +160,8 @@ async function prepareRun(input: CompressInput) {
 }
 
 /** Compress, fine-tune and test one case at one seed; `setting` undefined takes compress's defaults. */
-async function runOnce(c: Case, seed: number, setting: Setting | undefined): Promise<Outcome> {
-  const common: CompressInput = { model: c.model, ...howFar(c), seed, ...c.data };
+async function runOnce(c: Case, seed: number, setting: Setting | undefined, extra: Partial<CompressInput> = {}): Promise<Outcome> {
+  const common: CompressInput = { model: c.model, ...howFar(c), seed, ...c.data, ...extra };
   let input: CompressInput = common;
   if (setting !== undefined) {
     // Steps per epoch as fine-tuning counts them: the training part of the split, in batches of 32.
@@ -348,9 +349,12 @@ async function compareSettings(): Promise<void> {
 async function checkAcceptance(): Promise<void> {
   const ratio = flag('--ratio');
   const c = fashionCase(Number(flag('--fashion-train') ?? 60_000), ratio !== undefined ? { ratio: Number(ratio) } : Number(flag('--rank') ?? 15));
-  const defaults = resolveCompressOptions({ model: c.model, rank: 1, data: 'x' });
+  // --lr-schedule S: the defaults but for the schedule (the old default is `constant`).
+  const schedule = flag('--lr-schedule') as CompressInput['lrSchedule'] | undefined;
+  const extra: Partial<CompressInput> = schedule !== undefined ? { lrSchedule: schedule } : {};
+  const defaults = resolveCompressOptions({ model: c.model, rank: 1, data: 'x', ...extra });
   console.log(`defaults: epochs ${defaults.epochs}, distill ${defaults.distill ?? DEFAULT_DISTILL}, ${defaults.lrSchedule}, warmup ${defaults.warmupSteps}, lr ${defaults.learningRate}, train ${defaults.train}, patience ${defaults.patience}`);
-  const o = await runOnce(c, Number(flag('--seed') ?? 42), undefined);
+  const o = await runOnce(c, Number(flag('--seed') ?? 42), undefined, extra);
   console.log(`seed ${Number(flag('--seed') ?? 42)}, ranks ${o.ranks}`);
   console.log(`fashion-mlp ${showHowFar(c)}: ${o.factorizableBefore} → ${o.factorizableAfter} factorizable params (${(o.factorizableBefore / o.factorizableAfter).toFixed(2)}× fewer)`);
   console.log(`test accuracy (10,000): original ${pts(o.original)}%, factorized ${pts(o.factorized)}%, fine-tuned ${pts(o.fineTuned)}%: drop ${((o.original - o.fineTuned) * 100).toFixed(2)} points (${o.epochsRun} epochs, best ${o.bestEpoch}, ${o.seconds.toFixed(0)} s)`);
