@@ -6,9 +6,12 @@
  *
  *   npx tsx bench/defaults.ts                 the comparison (37 minutes on 2 busy shared cores)
  *   npx tsx bench/defaults.ts --acceptance    default flags on Fashion-MNIST, all 60,000 training images
+ *   npx tsx bench/defaults.ts --curves        fine-tuning schedules and stopping rules, per epoch (curves())
  *   options: --cases digits-mlp,digits-cnn,fashion-mlp (which to run), --fashion-train N (training images),
  *   --acceptance --rank K (default 15) or --ratio F (needs compress --ratio), --seed S (default 42),
- *   --seeds N (digits seeds, 1..3, default 2)
+ *   --lr-schedule S (the defaults but for the schedule),
+ *   --seeds N (digits seeds, 1..3, default 2); --curves: --cases fashion-ratio,fashion-rank,digits-mlp,digits-cnn,
+ *   --seed-list 42,43,44, --long N (epochs of the constant and plateau runs, default 15)
  *
  * Fixtures and ranks (uniform ranks at ~10× fewer factorizable parameters; --ratio did not exist yet):
  * digits-mlp rank 5 (11.0×, every layer factorized) and digits-cnn rank 4 (10.3×, likewise), trained on fixtures/digits/train.csv and
@@ -157,8 +160,8 @@ async function prepareRun(input: CompressInput) {
 }
 
 /** Compress, fine-tune and test one case at one seed; `setting` undefined takes compress's defaults. */
-async function runOnce(c: Case, seed: number, setting: Setting | undefined): Promise<Outcome> {
-  const common: CompressInput = { model: c.model, ...howFar(c), seed, ...c.data };
+async function runOnce(c: Case, seed: number, setting: Setting | undefined, extra: Partial<CompressInput> = {}): Promise<Outcome> {
+  const common: CompressInput = { model: c.model, ...howFar(c), seed, ...c.data, ...extra };
   let input: CompressInput = common;
   if (setting !== undefined) {
     // Steps per epoch as fine-tuning counts them: the training part of the split, in batches of 32.
@@ -346,13 +349,169 @@ async function compareSettings(): Promise<void> {
 async function checkAcceptance(): Promise<void> {
   const ratio = flag('--ratio');
   const c = fashionCase(Number(flag('--fashion-train') ?? 60_000), ratio !== undefined ? { ratio: Number(ratio) } : Number(flag('--rank') ?? 15));
-  const defaults = resolveCompressOptions({ model: c.model, rank: 1, data: 'x' });
+  // --lr-schedule S: the defaults but for the schedule (the old default is `constant`).
+  const schedule = flag('--lr-schedule') as CompressInput['lrSchedule'] | undefined;
+  const extra: Partial<CompressInput> = schedule !== undefined ? { lrSchedule: schedule } : {};
+  const defaults = resolveCompressOptions({ model: c.model, rank: 1, data: 'x', ...extra });
   console.log(`defaults: epochs ${defaults.epochs}, distill ${defaults.distill ?? DEFAULT_DISTILL}, ${defaults.lrSchedule}, warmup ${defaults.warmupSteps}, lr ${defaults.learningRate}, train ${defaults.train}, patience ${defaults.patience}`);
-  const o = await runOnce(c, Number(flag('--seed') ?? 42), undefined);
+  const o = await runOnce(c, Number(flag('--seed') ?? 42), undefined, extra);
   console.log(`seed ${Number(flag('--seed') ?? 42)}, ranks ${o.ranks}`);
   console.log(`fashion-mlp ${showHowFar(c)}: ${o.factorizableBefore} → ${o.factorizableAfter} factorizable params (${(o.factorizableBefore / o.factorizableAfter).toFixed(2)}× fewer)`);
   console.log(`test accuracy (10,000): original ${pts(o.original)}%, factorized ${pts(o.factorized)}%, fine-tuned ${pts(o.fineTuned)}%: drop ${((o.original - o.fineTuned) * 100).toFixed(2)} points (${o.epochsRun} epochs, best ${o.bestEpoch}, ${o.seconds.toFixed(0)} s)`);
 }
 
-if (acceptance) await checkAcceptance();
+/** One epoch of a trajectory: what fine-tuning saw (validation) and what the user gets (test). */
+interface EpochPoint {
+  epoch: number;
+  validationLoss: number;
+  validationAccuracy: number;
+  testAccuracy: number;
+  learningRate: number;
+}
+
+/** A run with patience 0: every epoch of a schedule, from which stopping rules are replayed. */
+interface Trajectory {
+  schedule: Schedule | 'plateau';
+  epochs: number;
+  /** Epoch 0 is the factorized model. */
+  points: EpochPoint[];
+  seconds: number;
+}
+
+/** A stopping rule replayed on a trajectory, exactly as fine-tune.ts applies it. */
+interface Rule {
+  schedule: Trajectory['schedule'];
+  /** The trajectory's length (cosine's decay depends on it; constant and plateau do not). */
+  runEpochs: number;
+  /** Epochs at most (≤ runEpochs). */
+  epochs: number;
+  patience: number;
+  /** What picks the kept epoch (fine-tune.ts: validation loss). */
+  by: 'loss' | 'accuracy';
+}
+
+const showRule = (r: Rule): string => `${r.schedule}, ${r.epochs} ep, patience ${r.patience === 0 ? 'off' : r.patience}${r.by === 'accuracy' ? ', best by val. accuracy' : ''}`;
+
+/**
+ * The epoch fine-tuning would keep and how many it would run, replaying fine-tune.ts's rule: an epoch is
+ * the best when its validation loss is strictly below every earlier one (epoch 0 included); stop when
+ * `patience` epochs have passed since the best, before the last. Constant and plateau runs are the same
+ * whatever their epoch budget, so one long run answers every budget and patience.
+ */
+function replay(t: Trajectory, r: Rule): { kept: EpochPoint; run: number } {
+  const score = (p: EpochPoint): number => (r.by === 'loss' ? p.validationLoss : -p.validationAccuracy);
+  let best = t.points[0] as EpochPoint;
+  for (const p of t.points.slice(1, r.epochs + 1)) {
+    if (score(p) < score(best)) best = p;
+    if (r.patience > 0 && p.epoch - best.epoch >= r.patience && p.epoch < r.epochs) return { kept: best, run: p.epoch };
+  }
+  return { kept: best, run: Math.min(r.epochs, t.points.length - 1) };
+}
+
+/**
+ * Fine-tuning trajectories (issue 12's acceptance at --ratio 0.1 and --rank 15, and the digits grid's
+ * cases): per seed the model is prepared, planned (the measured allocation, as compress runs with
+ * default flags) and factorized ONCE, then fine-tuned from those same weights with each schedule at
+ * patience 0, recording every epoch's validation loss and accuracy and its test accuracy. Stopping
+ * rules (patience, epoch budget, what picks the epoch) are replayed on them (replay()); a check run of
+ * the defaults through `--acceptance` reproduces its trajectory's replay.
+ */
+async function curves(): Promise<void> {
+  const only = flag('--cases')?.split(',') ?? ['fashion-ratio', 'fashion-rank'];
+  const seeds = (flag('--seed-list') ?? '42,43,44').split(',').map(Number);
+  const long = Number(flag('--long') ?? 15);
+  const makers: Record<string, () => Case> = {
+    'fashion-ratio': () => fashionCase(Number(flag('--fashion-train') ?? 60_000), { ratio: 0.1 }),
+    'fashion-rank': () => fashionCase(Number(flag('--fashion-train') ?? 60_000), 15),
+    'digits-mlp': () => digits('digits-mlp', 5),
+    'digits-cnn': () => digits('digits-cnn', 4),
+  };
+  const runs: Array<{ name: string; how: string; seed: number; factorized: number; original: number; trajectories: Trajectory[]; planSeconds: number }> = [];
+  for (const key of only) {
+    const make = makers[key];
+    if (make === undefined) throw new Error(`--cases: unknown case ${key}`);
+    const c = make();
+    for (const seed of seeds) {
+      const run = await prepareRun({ model: c.model, ...howFar(c), seed, ...c.data });
+      let t = performance.now();
+      const plan = await planRun(run);
+      const { factorized } = await factorizeModel(run, plan, 0);
+      const planSeconds = (performance.now() - t) / 1000;
+      const original = await testAccuracy(c, run.original, run);
+      const start = factorized.model.getWeights().map((w) => w.clone());
+      const factorizedAccuracy = await testAccuracy(c, factorized.model, run);
+      const validationAccuracy = (): number => {
+        const { metrics, predictions } = evaluateModel(factorized.model, run.loss!, run.data!.validation, run.shapes!);
+        predictions.dispose();
+        return metrics.accuracy as number;
+      };
+      const schedules: Array<[Trajectory['schedule'], number]> = [['constant', long], ['plateau', long], ['cosine', 10]];
+      const trajectories: Trajectory[] = [];
+      for (const [schedule, epochs] of schedules) {
+        factorized.model.setWeights(start);
+        const points: EpochPoint[] = [];
+        let initialLoss = NaN;
+        const emit = (event: Parameters<typeof run.emit>[0]): void => {
+          if (event.status !== 'epoch') return;
+          points.push({ epoch: event.epoch, validationLoss: event.validationLoss as number, validationAccuracy: validationAccuracy(), testAccuracy: 0, learningRate: 0 });
+        };
+        // Test accuracy per epoch needs the model between epochs: measured in the same callback.
+        const emitWithTest = (event: Parameters<typeof run.emit>[0]): void => {
+          emit(event);
+          if (event.status === 'epoch') {
+            const ds = testSets.get(c.name)!;
+            const { metrics, predictions } = evaluateModel(factorized.model, run.loss!, ds, run.shapes!);
+            predictions.dispose();
+            (points[points.length - 1] as EpochPoint).testAccuracy = metrics.accuracy as number;
+          }
+        };
+        t = performance.now();
+        const tuned = await tune({ ...run, options: { ...run.options, epochs, patience: 0, lrSchedule: schedule as Schedule }, emit: emitWithTest }, factorized);
+        tuned.context?.reference.dispose();
+        initialLoss = tuned.training?.initialValidationLoss ?? NaN;
+        tuned.training?.history.forEach((h, i) => ((points[i] as EpochPoint).learningRate = h.learningRate));
+        factorized.model.setWeights(start);
+        const zero: EpochPoint = { epoch: 0, validationLoss: initialLoss, validationAccuracy: validationAccuracy(), testAccuracy: factorizedAccuracy, learningRate: 0 };
+        const trajectory = { schedule, epochs, points: [zero, ...points], seconds: (performance.now() - t) / 1000 };
+        trajectories.push(trajectory);
+        console.error(`${c.name} ${showHowFar(c)} seed ${seed} ${schedule}: ${trajectory.seconds.toFixed(0)} s`);
+        for (const p of trajectory.points) console.error(`  ${p.epoch}: val loss ${p.validationLoss.toFixed(4)} acc ${pts(p.validationAccuracy)} test ${pts(p.testAccuracy)} lr ${p.learningRate.toExponential(2)}`);
+      }
+      tf.dispose(start);
+      factorized.model.dispose();
+      run.original.dispose();
+      const entry = { name: c.name, how: showHowFar(c), seed, original, factorized: factorizedAccuracy, trajectories, planSeconds };
+      runs.push(entry);
+      console.log(JSON.stringify(entry));
+    }
+  }
+  const rules: Rule[] = [];
+  for (const schedule of ['constant', 'plateau'] as const) {
+    for (const epochs of [10, long]) for (const patience of [0, 2, 3]) rules.push({ schedule, runEpochs: long, epochs, patience, by: 'loss' });
+    rules.push({ schedule, runEpochs: long, epochs: 10, patience: 2, by: 'accuracy' });
+  }
+  for (const patience of [0, 2]) rules.push({ schedule: 'cosine', runEpochs: 10, epochs: 10, patience, by: 'loss' });
+  const columns = [...new Set(runs.map((r) => `${r.name} ${r.how}`))];
+  console.log(`\n| rule | ${columns.map((c) => `${c} (seeds ${seeds.join('/')})`).join(' | ')} | mean | epochs run |`);
+  console.log(`| --- | ${columns.map(() => '---').join(' | ')} | ---: | ---: |`);
+  for (const rule of rules) {
+    const cells: string[] = [];
+    const drops: number[] = [];
+    let epochsRun = 0;
+    for (const column of columns) {
+      const per = runs.filter((r) => `${r.name} ${r.how}` === column).map((r) => {
+        const t = r.trajectories.find((x) => x.schedule === rule.schedule && x.epochs === rule.runEpochs) as Trajectory;
+        const { kept, run } = replay(t, rule);
+        epochsRun += run;
+        return { drop: (r.original - kept.testAccuracy) * 100, run, kept: kept.epoch };
+      });
+      per.forEach((p) => drops.push(p.drop));
+      cells.push(per.map((p) => `${p.drop.toFixed(2)} (${p.run}/${p.kept})`).join(', '));
+    }
+    console.log(`| ${showRule(rule)} | ${cells.join(' | ')} | ${(drops.reduce((a, b) => a + b, 0) / drops.length).toFixed(2)} | ${(epochsRun / drops.length).toFixed(1)} |`);
+  }
+}
+
+if (args.includes('--curves')) await curves();
+else if (acceptance) await checkAcceptance();
 else await compareSettings();

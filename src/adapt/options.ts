@@ -27,7 +27,7 @@ export const AdaptOptionsSchema = z.object({
   learningRate: numeric(z.number({ error: '--learning-rate must be a number' }).gt(0, '--learning-rate must be greater than 0').max(10, '--learning-rate must be at most 10')).default(1e-3),
   seed: numeric(int('--seed', 0, 2 ** 32 - 1)).default(42),
   patience: numeric(int('--patience', 1, 100_000)).optional(),
-  lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default('constant'),
+  lrSchedule: z.enum(['constant', 'cosine', 'linear', 'plateau'], { error: '--lr-schedule must be constant, cosine, linear or plateau' }).default('constant'),
   warmupSteps: numeric(int('--warmup-steps', 0, 10_000_000)).default(0),
   stream: z.boolean().optional(),
   force: z.boolean().default(false),

@@ -49,7 +49,7 @@ export function trainingFlags(cmd: Command): Command {
     .option('--patience <n>', 'stop after n epochs without a better validation loss; 0 runs every epoch', String(DEFAULT_PATIENCE))
     .addOption(new Option('--train <which>', 'train all layers, or only the factor layers (the others keep all their weights, BatchNormalization statistics included)').choices(['all', 'factors']).default('all'))
     .option('--freeze-original', 'same as --train factors: layers that were not factorized keep their weights')
-    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default(DEFAULT_LR_SCHEDULE))
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run (plateau: halved after each epoch without a better validation loss)').choices(['constant', 'cosine', 'linear', 'plateau']).default(DEFAULT_LR_SCHEDULE))
     .option('--warmup-steps <n>', 'steps over which the learning rate rises from 0', '0');
 }
 

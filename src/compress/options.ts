@@ -72,7 +72,7 @@ export const CompressOptionsSchema = z.object({
   /** Epochs without a better validation loss before stopping; 0 runs every epoch. Default DEFAULT_PATIENCE. */
   patience: numeric(int('--patience', 0, 100_000)).default(DEFAULT_PATIENCE),
   train: z.enum(['all', 'factors'], { error: '--train must be "all" or "factors"' }).default('all'),
-  lrSchedule: z.enum(['constant', 'cosine', 'linear'], { error: '--lr-schedule must be constant, cosine or linear' }).default(DEFAULT_LR_SCHEDULE),
+  lrSchedule: z.enum(['constant', 'cosine', 'linear', 'plateau'], { error: '--lr-schedule must be constant, cosine, linear or plateau' }).default(DEFAULT_LR_SCHEDULE),
   warmupSteps: numeric(int('--warmup-steps', 0, 10_000_000)).default(0),
   stream: z.boolean().optional(),
   force: z.boolean().default(false),

@@ -182,7 +182,7 @@ export const ReportSchema = z
         distill: z.number().min(0).max(1).describe("Share of the loss taken from the original model's outputs (1: pure distillation)"),
         temperature: z.number().positive(),
         train: z.enum(['all', 'factors']),
-        schedule: z.enum(['constant', 'cosine', 'linear']),
+        schedule: z.enum(['constant', 'cosine', 'linear', 'plateau']),
         warmupSteps: count(),
         patience: z.number().int().positive().optional(),
         bestEpoch: count().describe('The epoch whose weights were kept (0: none beat the factorized model)'),

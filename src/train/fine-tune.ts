@@ -19,7 +19,15 @@ import { referenceKernels } from '../kernels/wasm-fallbacks.js';
 import { denseChain, denseGradients } from './dense-step.js';
 import { crossEntropyHead, headCovers } from './dense-loss.js';
 
-export type LearningRateSchedule = 'constant' | 'cosine' | 'linear';
+/**
+ * constant, cosine and linear decay over all the steps, or plateau: constant until an epoch fails to
+ * lower the validation loss, then halved after every such epoch (Keras's ReduceLROnPlateau with factor
+ * 0.5 and patience 1); without validation data plateau is constant.
+ */
+export type LearningRateSchedule = 'constant' | 'cosine' | 'linear' | 'plateau';
+
+/** What the plateau schedule multiplies the learning rate by after an epoch without a better validation loss. */
+export const PLATEAU_FACTOR = 0.5;
 
 export interface FineTuneOptions {
   objective: Objective;
@@ -35,7 +43,7 @@ export interface FineTuneOptions {
   validationTeacher?: tf.Tensor;
   /** Paths of the layers to train (`outer/inner` inside a nested model); all trainable layers when omitted. */
   trainLayers?: ReadonlySet<string>;
-  /** Stop after this many epochs without a better validation loss. */
+  /** Stop after this many epochs in a row without a better validation loss. */
   patience?: number;
   schedule?: LearningRateSchedule;
   /** Steps over which the learning rate rises linearly from 0 at the start. */
@@ -75,6 +83,7 @@ export function learningRateAt(base: number, step: number, total: number, schedu
   const progress = Math.min(1, Math.max(0, (step - warmupSteps) / span));
   if (schedule === 'cosine') return base * 0.5 * (1 + Math.cos(Math.PI * progress));
   if (schedule === 'linear') return base * (1 - progress);
+  // constant, and plateau, whose reductions trainEpochs applies epoch by epoch.
   return base;
 }
 
@@ -186,6 +195,8 @@ async function trainEpochs(
   const history: EpochRecord[] = [];
   let stoppedEarly = false;
   let step = 0;
+  // The plateau schedule's multiplier: halved after each epoch that does not lower the validation loss.
+  let reduction = 1;
   let trained = 0; // samples over all epochs, for the rate
   const trainStarted = performance.now();
   try {
@@ -198,7 +209,7 @@ async function trainEpochs(
       for await (const stored of train.batches(batchSize, rng)) {
         // With the teacher's outputs stored beside the labels, split them off.
         const { batch, teacherValues } = teacherColumns === undefined ? { batch: stored, teacherValues: undefined } : splitTeacher(stored, teacherColumns);
-        learningRate = learningRateAt(options.learningRate, step, totalSteps, options.schedule ?? 'constant', options.warmupSteps ?? 0);
+        learningRate = reduction * learningRateAt(options.learningRate, step, totalSteps, options.schedule ?? 'constant', options.warmupSteps ?? 0);
         rate.learningRate = learningRate;
         const loss = tf.tidy(() => {
           const xs = modelInput(featureTensors(batch, shapes));
@@ -260,6 +271,8 @@ async function trainEpochs(
           bestEpoch = epoch;
           tf.dispose(bestWeights);
           bestWeights = state.map((v) => v.clone());
+        } else if (options.schedule === 'plateau') {
+          reduction *= PLATEAU_FACTOR;
         }
       } else {
         bestEpoch = epoch;

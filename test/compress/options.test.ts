@@ -69,7 +69,7 @@ describe('resolveCompressOptions', () => {
     assert.equal(o.epochs, 10);
     assert.equal(o.patience, 2);
     assert.equal(o.distill, undefined, 'the objective resolves it: 0.5 with labels, 1 without');
-    assert.equal(o.lrSchedule, 'constant');
+    assert.equal(o.lrSchedule, 'plateau');
     assert.equal(o.train, 'all');
     assert.equal(o.batchSize, 32);
     assert.equal(o.validationSplit, 0.2);

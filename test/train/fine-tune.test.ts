@@ -28,6 +28,9 @@ describe('learningRateAt', () => {
     assert.ok(Math.abs(learningRateAt(2, 25, 100, 'linear', 0) - 1.5) < 1e-12);
     // After warm-up the decay spans the remaining steps.
     assert.ok(Math.abs(learningRateAt(1, 10, 110, 'linear', 10) - 1) < 1e-12);
+    // plateau's reductions follow the validation loss, epoch by epoch; within the run it is the base rate, after warm-up.
+    assert.equal(learningRateAt(1, 0, 100, 'plateau', 4), 0.25);
+    assert.equal(learningRateAt(1, 99, 100, 'plateau', 0), 1);
   });
 });
 
@@ -60,6 +63,54 @@ describe('fine-tuning through compress()', () => {
     assert.equal(every.patience, undefined);
     assert.equal(every.stoppedEarly, false);
     assert.equal(every.epochs.length, 8);
+  });
+
+  it('--lr-schedule plateau halves the rate after exactly the epochs without a better validation loss, keeps the best, stops after patience', async () => {
+    // At 0.02 this run's validation loss fails to improve at some epochs and recovers at others (at
+    // 0.05 it diverges for good, which would test nothing).
+    const common = { model: DIGITS_MLP, rank: '8', data: DIGITS_TRAIN, validationData: DIGITS_TEST, epochs: 8, learningRate: 0.02, distill: 0 };
+    const plateau = (await compress({ ...common, lrSchedule: 'plateau', patience: 3, out: path.join(tempDir(), 'plateau') })).report;
+    const short = (await compress({ ...common, lrSchedule: 'plateau', patience: 2, out: path.join(tempDir(), 'plateau-2') })).report?.training;
+    const constant = (await compress({ ...common, lrSchedule: 'constant', patience: 0, out: path.join(tempDir(), 'plateau-constant') })).report?.training;
+    const t = plateau?.training;
+    assert.ok(t && short && constant);
+    assert.equal(t.schedule, 'plateau');
+    // Replay: an epoch is better when its validation loss is below every one before it (the start included);
+    // each epoch's rate is 0.02 halved once per earlier epoch that was not; patience p stops at the p-th miss in a row.
+    let best = t.initialValidationLoss as number;
+    let rate = 0.02;
+    let bestEpoch = 0;
+    let misses = 0;
+    let recovered = false;
+    let stopAt2 = 0;
+    for (const e of t.epochs) {
+      assert.ok(Math.abs(e.learningRate - rate) < 1e-12, `epoch ${e.epoch}: rate ${e.learningRate}, expected ${rate}`);
+      const loss = e.validationLoss as number;
+      if (loss < best) {
+        best = loss;
+        bestEpoch = e.epoch;
+        recovered ||= misses > 0;
+      } else {
+        rate /= 2;
+        misses++;
+      }
+      if (stopAt2 === 0 && e.epoch - bestEpoch >= 2 && e.epoch < 8) stopAt2 = e.epoch;
+    }
+    assert.ok(misses > 0 && recovered, 'the run must miss and then improve at a halved rate, or nothing was tested');
+    assert.equal(t.bestEpoch, bestEpoch);
+    // The kept model is the best epoch: its evaluation reproduces the best validation loss.
+    assert.ok(Math.abs((plateau?.evaluation?.fineTuned?.loss as number) - best) < 1e-5, `${plateau?.evaluation?.fineTuned?.loss} vs ${best}`);
+    assert.equal(t.stoppedEarly, t.epochs.length < 8);
+    // With patience 2 the same run stops at its second miss in a row (it has one), keeping the best before it.
+    assert.ok(stopAt2 > 0);
+    assert.equal(short.stoppedEarly, true);
+    assert.equal(short.epochs.length, stopAt2);
+    assert.deepEqual(short.epochs.map((e) => e.validationLoss), t.epochs.slice(0, stopAt2).map((e) => e.validationLoss));
+    // The same weights as the constant rate until the first epoch without a better loss; the halved rate then trains differently.
+    const first = t.epochs.findIndex((e, i) => (e.validationLoss as number) >= Math.min(t.initialValidationLoss as number, ...t.epochs.slice(0, i).map((x) => x.validationLoss as number)));
+    for (let i = 0; i <= first; i++) assert.equal(t.epochs[i]?.validationLoss, constant.epochs[i]?.validationLoss, `epoch ${i + 1} as with a constant rate`);
+    assert.ok(first + 1 < t.epochs.length);
+    assert.notEqual(t.epochs[first + 1]?.validationLoss, constant.epochs[first + 1]?.validationLoss);
   });
 
   it('with --train factors leaves every layer that was not factorized bit-identical', async () => {

@@ -25,7 +25,7 @@ export function adaptCommand(cli: Command, signal: AbortSignal): void {
     .option('--validation-split <f>', 'share of --data held out for evaluation, never trained on', '0.2')
     .option('--seed <n>', 'seed for the split, the batch order and A\'s starting values', '42')
     .option('--patience <n>', 'stop after n epochs without a better validation loss')
-    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run').choices(['constant', 'cosine', 'linear']).default('constant'))
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over the run (plateau: halved after each epoch without a better validation loss)').choices(['constant', 'cosine', 'linear', 'plateau']).default('constant'))
     .option('--warmup-steps <n>', 'steps over which the learning rate rises from 0', '0');
   backendFlag(cmd).option('-f, --force', 'replace an adapter folder that lowrank wrote (nothing else is ever replaced)');
   setupFlag(nonfiniteFlag(cmd))
