@@ -362,19 +362,7 @@ function layerBasis(model: tf.LayersModel, inbound: tf.SymbolicTensor, layer: tf
  */
 export function outputError(basis: Eigenbasis, rotated: ArrayLike<number>, a: ArrayLike<number>, b: ArrayLike<number>, m: number, n: number, k: number): number {
   // QᵀA (m×k), or A for a diagonal G.
-  let qa: ArrayLike<number> = a;
-  if (basis.q !== null) {
-    const q = basis.q;
-    const out = new Float64Array(m * k);
-    for (let r = 0; r < m; r++) {
-      for (let i = 0; i < m; i++) {
-        const x = q[r * m + i] as number;
-        if (x === 0) continue;
-        for (let c = 0; c < k; c++) out[i * k + c] = (out[i * k + c] as number) + x * (a[r * k + c] as number);
-      }
-    }
-    qa = out;
-  }
+  const qa: ArrayLike<number> = rotate(a, m, k, basis) ?? a;
   let total = 0;
   let error = 0;
   const row = new Float64Array(n);

@@ -8,8 +8,7 @@
  * `columnSumLoop(backend)` is undefined where the runtime has no wasm SIMD or the backend exposes no
  * memory; plumbing.ts then keeps wasm's kernel.
  */
-import type { KernelBackend } from '@tensorflow/tfjs';
-import { I32, at, fload, fstore, get, i32, instantiate, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
+import { I32, at, fload, fstore, get, i32, perBackend, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
 
 /** out[c] = +0 + m[0, c] + m[1, c] + … in row order, for a [rows, cols] matrix (byte offsets). */
 export type ColumnSums = (m: number, rows: number, cols: number, out: number) => void;
@@ -42,13 +41,5 @@ export function moduleBytes(): Uint8Array {
   return assemble([['columnSums', columnSumsFunction()]]);
 }
 
-const instances = new WeakMap<KernelBackend, ColumnSums | null>();
-
 /** The loop on this backend's heap, or undefined (no SIMD, not the wasm backend). */
-export function columnSumLoop(backend: KernelBackend): ColumnSums | undefined {
-  if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  const e = instantiate(backend, moduleBytes()) as { columnSums: ColumnSums } | undefined;
-  const made = e === undefined ? null : (m: number, rows: number, cols: number, out: number): void => e.columnSums(m, rows, cols, out);
-  instances.set(backend, made);
-  return made ?? undefined;
-}
+export const columnSumLoop = perBackend<{ columnSums: ColumnSums }, ColumnSums>(moduleBytes, (e) => (m: number, rows: number, cols: number, out: number): void => e.columnSums(m, rows, cols, out));

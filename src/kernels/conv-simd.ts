@@ -14,8 +14,7 @@
  * to dW (zeroed by the caller) image by image; the cpu kernel sums all in float64. The results agree
  * to float32 rounding of sums of a few hundred terms (tests: within 1e-5 of the gradient's scale).
  */
-import type { KernelBackend } from '@tensorflow/tfjs';
-import { I32, V128, get, i32, instantiate, leb, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
+import { I32, V128, get, i32, perBackend, leb, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
 import { loopBy } from './simd-helpers.js';
 
 /** Register tiles (input channels × vectors of four output channels) the module is built with. */
@@ -138,23 +137,12 @@ export function tileFor(cin: number, cout: number): readonly [number, number] | 
 }
 
 type TapFunction = (...args: number[]) => void;
-const instances = new WeakMap<KernelBackend, ConvLoops | null>();
-
 /** The loops on this backend's heap, or undefined (no SIMD, not the wasm backend). */
-export function convLoops(backend: KernelBackend): ConvLoops | undefined {
-  if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  const e = instantiate(backend, moduleBytes()) as Record<string, TapFunction> | undefined;
-  const made: ConvLoops | null =
-    e === undefined
-      ? null
-      : {
-          filterTap: (c) => {
-            const tile = tileFor(c.cin, c.cout);
-            if (tile === undefined) throw new Error(`filterTap: no tile for ${c.cin} → ${c.cout} channels`);
-            const f = e[tileName(...tile)] as TapFunction;
-            f(c.x, c.dy, c.dw, c.batch, c.xImage, c.dyImage, c.rows, c.cols, c.xRow, c.xCol, c.dyRow, c.cin, c.cout);
-          },
-        };
-  instances.set(backend, made);
-  return made ?? undefined;
-}
+export const convLoops = perBackend<Record<string, TapFunction>, ConvLoops>(moduleBytes, (e) => ({
+  filterTap: (c) => {
+    const tile = tileFor(c.cin, c.cout);
+    if (tile === undefined) throw new Error(`filterTap: no tile for ${c.cin} → ${c.cout} channels`);
+    const f = e[tileName(...tile)] as TapFunction;
+    f(c.x, c.dy, c.dw, c.batch, c.xImage, c.dyImage, c.rows, c.cols, c.xRow, c.xCol, c.dyRow, c.cin, c.cout);
+  },
+}));

@@ -9,8 +9,7 @@
  * column). A float32 product is exact in float64, and each lane adds in that same order, so the sums
  * are the cpu kernel's bit for bit; they are rounded to float32 once, by the caller.
  */
-import type { KernelBackend } from '@tensorflow/tfjs';
-import { F64, I32, V128, at, get, i32, instantiate, loopTo, moduleBytes, op, op64, set, simd64, vec, type FunctionSpec } from '../wasm/assembler.js';
+import { F64, I32, V128, at, get, i32, perBackend, loopTo, moduleBytes, op, op64, set, simd64, vec, type FunctionSpec } from '../wasm/assembler.js';
 
 /** Byte addresses and strides of one tap's sweep for the filter gradient (see depthwiseSweeps). */
 export interface TapSweep {
@@ -243,24 +242,16 @@ interface Exports {
   inputTapMultiplier(...args: number[]): void;
 }
 
-const instances = new WeakMap<KernelBackend, DepthwiseSweeps | null>();
-
 /** The SIMD sweeps on this backend's heap, or undefined (no SIMD, not the wasm backend). */
-export function depthwiseSweeps(backend: KernelBackend): DepthwiseSweeps | undefined {
-  if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  const e = instantiate(backend, tapModuleBytes()) as Exports | undefined;
-  const made: DepthwiseSweeps | null = e === undefined ? null : {
-    filter(s, multiplier) {
-      const args = [s.x, s.dy, s.acc, s.batch, s.rows, s.cols, s.channels, s.xCol, s.xRow, s.xBatch, s.dyRow, s.dyBatch];
-      if (multiplier === 1) e.tap(...args);
-      else e.tapMultiplier(...args, s.channels / multiplier, multiplier);
-    },
-    input(s, multiplier) {
-      const args = [s.sums, s.dy, s.w, s.batch, s.rows, s.cols, s.channels, s.sCol, s.sRow, s.sBatch, s.dyRow, s.dyBatch];
-      if (multiplier === 1) e.inputTap(...args);
-      else e.inputTapMultiplier(...args, s.channels / multiplier, multiplier);
-    },
-  };
-  instances.set(backend, made);
-  return made ?? undefined;
-}
+export const depthwiseSweeps = perBackend<Exports, DepthwiseSweeps>(tapModuleBytes, (e) => ({
+  filter(s, multiplier) {
+    const args = [s.x, s.dy, s.acc, s.batch, s.rows, s.cols, s.channels, s.xCol, s.xRow, s.xBatch, s.dyRow, s.dyBatch];
+    if (multiplier === 1) e.tap(...args);
+    else e.tapMultiplier(...args, s.channels / multiplier, multiplier);
+  },
+  input(s, multiplier) {
+    const args = [s.sums, s.dy, s.w, s.batch, s.rows, s.cols, s.channels, s.sCol, s.sRow, s.sBatch, s.dyRow, s.dyBatch];
+    if (multiplier === 1) e.inputTap(...args);
+    else e.inputTapMultiplier(...args, s.channels / multiplier, multiplier);
+  },
+}));

@@ -17,8 +17,7 @@
  * the byte offsets of tensors in the heap and nothing is copied. `poolingLoops(backend)` is undefined
  * where the runtime has no wasm SIMD or the backend exposes no memory; pooling.ts then keeps its loop.
  */
-import type { KernelBackend } from '@tensorflow/tfjs';
-import { I32, V128, f32, get, i32, instantiate, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
+import { I32, V128, f32, get, i32, perBackend, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
 import { loopBy } from './simd-helpers.js';
 
 /** Sizes of one NHWC max pool, in elements; strides ≥ the window in both axes. */
@@ -222,24 +221,13 @@ interface Exports {
   maxPoolGrad2x2(...args: number[]): void;
 }
 
-const instances = new WeakMap<KernelBackend, PoolingLoops | null>();
-
 /** The pooling loops on this backend's heap, or undefined (no SIMD, not the wasm backend). */
-export function poolingLoops(backend: KernelBackend): PoolingLoops | undefined {
-  if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  const e = instantiate(backend, moduleBytes()) as Exports | undefined;
-  const made: PoolingLoops | null =
-    e === undefined
-      ? null
-      : {
-          maxPoolGrad: (x, dy, dx, g) => {
-            if (g.channels % 4 !== 0 || g.strideHeight < g.filterHeight || g.strideWidth < g.filterWidth) throw new Error('maxPoolGrad: channels must be a multiple of 4 and windows must not overlap');
-            // 2×2 windows all inside x: the unrolled function.
-            const inside = g.top === 0 && g.left === 0 && (g.outHeight - 1) * g.strideHeight + 2 <= g.inHeight && (g.outWidth - 1) * g.strideWidth + 2 <= g.inWidth;
-            if (g.filterHeight === 2 && g.filterWidth === 2 && inside) e.maxPoolGrad2x2(x, dy, dx, g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth);
-            else e.maxPoolGrad(x, dy, dx, g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left);
-          },
-        };
-  instances.set(backend, made);
-  return made ?? undefined;
-}
+export const poolingLoops = perBackend<Exports, PoolingLoops>(moduleBytes, (e) => ({
+  maxPoolGrad: (x, dy, dx, g) => {
+    if (g.channels % 4 !== 0 || g.strideHeight < g.filterHeight || g.strideWidth < g.filterWidth) throw new Error('maxPoolGrad: channels must be a multiple of 4 and windows must not overlap');
+    // 2×2 windows all inside x: the unrolled function.
+    const inside = g.top === 0 && g.left === 0 && (g.outHeight - 1) * g.strideHeight + 2 <= g.inHeight && (g.outWidth - 1) * g.strideWidth + 2 <= g.inWidth;
+    if (g.filterHeight === 2 && g.filterWidth === 2 && inside) e.maxPoolGrad2x2(x, dy, dx, g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth);
+    else e.maxPoolGrad(x, dy, dx, g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left);
+  },
+}));

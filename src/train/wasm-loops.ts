@@ -12,8 +12,7 @@
  * results are tfjs's bit for bit where no sum is reordered. `loops(backend)` is undefined where the
  * runtime has no wasm SIMD or the backend exposes no memory; callers then keep their JavaScript loops.
  */
-import type { KernelBackend } from '@tensorflow/tfjs';
-import { F32, I32, V128, at, fload, fstore, get, i32, instantiate, leb, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
+import { F32, I32, V128, at, fload, fstore, get, i32, perBackend, leb, loopTo, moduleBytes as assemble, op, set, simd, vec, vload, vstore, type FunctionSpec } from '../wasm/assembler.js';
 
 export interface Loops {
   /**
@@ -138,17 +137,9 @@ interface Exports {
   addRows(m: number, rows: number, cols: number, out: number): void;
 }
 
-const instances = new WeakMap<KernelBackend, Loops | null>();
-
 /** The loops on this backend's heap, or undefined (no SIMD, not the wasm backend). */
-export function loops(backend: KernelBackend): Loops | undefined {
-  if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  const e = instantiate(backend, moduleBytes()) as Exports | undefined;
-  const made: Loops | null = e === undefined ? null : {
-    adam: (w, g, m, v, out, n, c) => e.adam(w, g, m, v, out, n, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.epsilon, c.step, c.correction1, c.correction2),
-    reluBackward: (y, dy, out, n) => e.reluBackward(y, dy, out, n),
-    addRows: (m, rows, cols, out) => e.addRows(m, rows, cols, out),
-  };
-  instances.set(backend, made);
-  return made ?? undefined;
-}
+export const loops = perBackend<Exports, Loops>(moduleBytes, (e) => ({
+  adam: (w, g, m, v, out, n, c) => e.adam(w, g, m, v, out, n, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.epsilon, c.step, c.correction1, c.correction2),
+  reluBackward: (y, dy, out, n) => e.reluBackward(y, dy, out, n),
+  addRows: (m, rows, cols, out) => e.addRows(m, rows, cols, out),
+}));

@@ -23,10 +23,9 @@
  * undefined where the runtime has no wasm SIMD or the backend exposes no memory (the cpu backend):
  * dense-step.ts then calls the backend's kernels as before.
  */
-import type { KernelBackend } from '@tensorflow/tfjs';
 import { allocate, view } from '../kernels/heap.js';
 import {
-  F32, I32, V128, f32, fload, fstore, get, i32, instantiate, lane, loopBy, loopTo, moduleBytes as assemble, op, set, simd, tee, vec, vload, vsplatLoad, vstore,
+  F32, I32, V128, f32, fload, fstore, get, i32, perBackend, lane, loopBy, loopTo, moduleBytes as assemble, op, set, simd, tee, vec, vload, vsplatLoad, vstore,
   type FunctionSpec,
 } from '../wasm/assembler.js';
 
@@ -338,32 +337,21 @@ interface Exports {
   abt(a: number, b: number, mask: number, c: number, m: number, k: number, n: number): void;
 }
 
-const instances = new WeakMap<KernelBackend, Products | null>();
-
 /** The products on this backend's heap, or undefined (no SIMD, not the wasm backend). */
-export function products(backend: KernelBackend): Products | undefined {
-  if (instances.has(backend)) return instances.get(backend) ?? undefined;
-  const e = instantiate(backend, moduleBytes()) as Exports | undefined;
-  const made: Products | null =
-    e === undefined
-      ? null
-      : {
-          ab: (a, b, bias, c, m, k, n, relu) => e.ab(a, b, bias, 0, c, m, k, n, relu ? 1 : 0),
-          abt: (a, b, mask, c, m, k, n) => {
-            // Dot products along k pay where k is long; where it is short, their lane sums and scalar
-            // tails cost more than transposing B (n × k floats) and taking the A·B loops (measured on
-            // the MLP's shapes: k 512 n 24 31 vs 44 µs, k 24 n 512 107 vs 52 µs).
-            if (k > n) {
-              e.abt(a, b, mask, c, m, k, n);
-              return;
-            }
-            const scratch = allocate(backend, [k, n]);
-            e.transpose(b, view(backend, scratch).byteOffset, n, k);
-            e.ab(a, view(backend, scratch).byteOffset, 0, mask, c, m, k, n, 0);
-            backend.disposeData(scratch.dataId);
-          },
-          atb: (a, b, c, m, k, n) => e.atb(a, b, c, m, k, n),
-        };
-  instances.set(backend, made);
-  return made ?? undefined;
-}
+export const products = perBackend<Exports, Products>(moduleBytes, (e, backend) => ({
+  ab: (a, b, bias, c, m, k, n, relu) => e.ab(a, b, bias, 0, c, m, k, n, relu ? 1 : 0),
+  abt: (a, b, mask, c, m, k, n) => {
+    // Dot products along k pay where k is long; where it is short, their lane sums and scalar
+    // tails cost more than transposing B (n × k floats) and taking the A·B loops (measured on
+    // the MLP's shapes: k 512 n 24 31 vs 44 µs, k 24 n 512 107 vs 52 µs).
+    if (k > n) {
+      e.abt(a, b, mask, c, m, k, n);
+      return;
+    }
+    const scratch = allocate(backend, [k, n]);
+    e.transpose(b, view(backend, scratch).byteOffset, n, k);
+    e.ab(a, view(backend, scratch).byteOffset, 0, mask, c, m, k, n, 0);
+    backend.disposeData(scratch.dataId);
+  },
+  atb: (a, b, c, m, k, n) => e.atb(a, b, c, m, k, n),
+}));

@@ -246,3 +246,19 @@ export const simd64 = {
   add: 0xf0,
   mul: 0xf2,
 } as const;
+
+/**
+ * A module's interface on each backend, made once per backend: its bytes instantiated on that
+ * backend's heap and `wrap`ped; undefined where instantiate gives nothing (no SIMD, not the wasm
+ * backend), which callers answer with their JavaScript loops.
+ */
+export function perBackend<E, T>(bytes: () => Uint8Array, wrap: (exports: E, backend: KernelBackend) => T): (backend: KernelBackend) => T | undefined {
+  const made = new WeakMap<KernelBackend, T | null>();
+  return (backend) => {
+    if (!made.has(backend)) {
+      const e = instantiate(backend, bytes()) as E | undefined;
+      made.set(backend, e === undefined ? null : wrap(e, backend));
+    }
+    return made.get(backend) ?? undefined;
+  };
+}
