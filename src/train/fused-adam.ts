@@ -20,7 +20,7 @@
  */
 import { tf } from '../tf.js';
 import { allocate, view } from '../kernels/heap.js';
-import { loops } from './wasm-loops.js';
+import { loops, type AdamConstants } from './wasm-loops.js';
 
 type Moment = { originalName: string; variable: tf.Variable };
 
@@ -102,18 +102,11 @@ export class FusedAdam extends tf.AdamOptimizer {
   }
 }
 
-interface Constants {
-  beta1: number;
-  beta2: number;
-  oneMinusBeta1: number;
-  oneMinusBeta2: number;
-  epsilon: number;
-  /** −learning rate. */
-  step: number;
-  /** 1 / (1 − β^t), the bias corrections. */
+/** The SIMD loop's constants, with the bias corrections as 1 / (1 − β^t) (multiplied, not divided). */
+type Constants = Omit<AdamConstants, 'correction1' | 'correction2'> & {
   inverse1: number;
   inverse2: number;
-}
+};
 
 /**
  * One variable's Adam step: moments m, v in place, the new value into `next`. Its own function so
